@@ -1,0 +1,120 @@
+/**
+ * The result shapes of the core's jobs, shared by the CLI (--json), the language server and the
+ * extension. Keep field names stable: they are the CLI's documented JSON output.
+ */
+
+export interface TensorSummary {
+  name: string;
+  dtype: string;
+  /** Dimensions: numbers, symbolic names, or null when unknown. */
+  shape: (number | string | null)[] | null;
+}
+
+export interface LayerInfo {
+  /** Display name (the node's name, or "<OpType>_<index>"); subgraph nodes are prefixed "If_0/then_branch/". */
+  name: string;
+  opType: string;
+  domain: string;
+  /** Elements of this node's constant weight inputs (initializers or Constant outputs). */
+  params: number;
+  /** Bytes of those weights, by dtype name. */
+  paramBytes: Record<string, number>;
+  /** Fraction of exact zeros among the floating-point weights (0 when it has none). */
+  sparsity: number;
+  /** Multiply-accumulates for Conv/ConvTranspose/Gemm/MatMul when shapes are known, else null. */
+  macs: number | null;
+  /** Output shapes as far as they could be inferred. */
+  outputShapes: ((number | string | null)[] | null)[];
+  /** Dtype names of the weights feeding this node. */
+  weightDtypes: string[];
+}
+
+export interface InspectReport {
+  path: string;
+  sizeBytes: number;
+  /** Bytes held in external data files. */
+  externalDataBytes: number;
+  irVersion: number;
+  producer: string;
+  opsets: { domain: string; version: number }[];
+  inputs: TensorSummary[];
+  outputs: TensorSummary[];
+  nodeCount: number;
+  /** Elements of all floating-point weight tensors, wherever they live, each counted once. */
+  paramCount: number;
+  paramBytes: Record<string, number>;
+  /** Fraction of exact zeros among all floating-point weights. */
+  sparsity: number;
+  /** Sum of the layers' MACs that are known. */
+  macs: number;
+  /** Number of Conv/ConvTranspose/Gemm/MatMul layers whose MACs could not be computed. */
+  macsUnknown: number;
+  opCounts: Record<string, number>;
+  subgraphs: number;
+  layers: LayerInfo[];
+  /** Input shapes used to resolve symbolic dimensions. */
+  resolvedShapes: Record<string, number[]>;
+  warnings: string[];
+}
+
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'layout' | 'all';
+
+export interface ProfileOptions {
+  runs?: number;
+  warmup?: number;
+  /** Intra-op threads; 0 lets onnxruntime choose. */
+  threads?: number;
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  executionProvider?: string;
+  /** Shapes for inputs with symbolic dimensions. */
+  shapes?: Record<string, number[]>;
+  /** Folder of .npz/.npy samples; otherwise inputs are generated from `seed`. */
+  dataDir?: string;
+  seed?: number;
+  /** Collect per-node times from ORT's profiler (default true). */
+  perNode?: boolean;
+}
+
+export interface NodeTime {
+  /** The model's node name (display name) the time maps to, or ORT's own name for nodes ORT inserted. */
+  name: string;
+  opType: string;
+  /** Mean microseconds per run. */
+  meanUs: number;
+  /** Fraction of the total kernel time. Shares sum to at most 1. */
+  share: number;
+  /** ORT kernel names aggregated into this entry (differs from `name` where ORT renamed or fused). */
+  ortNames: string[];
+  /** True when the name does not exist in the model (a node ORT added, e.g. a layout reorder). */
+  inserted: boolean;
+}
+
+export interface LatencyStats {
+  mean: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  min: number;
+  max: number;
+  stdev: number;
+}
+
+export interface ProfileReport {
+  path: string;
+  sessionCreateMs: number;
+  latencyMs: LatencyStats;
+  /** Runs per second at the mean latency. */
+  throughput: number;
+  runs: number;
+  warmup: number;
+  threads: number;
+  graphOptimizationLevel: GraphOptimizationLevel;
+  executionProvider: string;
+  /** Peak resident set size of the process that ran the session. */
+  peakRssBytes: number;
+  inputs: { name: string; dtype: string; shape: number[]; source: string }[];
+  /** Per-node times from a separate profiled run (profiling adds overhead, so latency excludes it). */
+  nodes: NodeTime[];
+  profiledRuns: number;
+  warnings: string[];
+}
