@@ -121,6 +121,31 @@ function readSubMessage(r: Reader, f: FieldSpec, depth: number): Obj {
   return decodeMessage(r.buf, f.type as string, s, e, depth + 1);
 }
 
+/**
+ * Protobuf merges a singular message field that occurs twice (onnxruntime's parser does), so a crafted
+ * file cannot show us one graph and onnxruntime another.
+ */
+function setOrMerge(obj: Obj, f: FieldSpec, value: Obj): void {
+  const existing = obj[f.name] as Obj | undefined;
+  if (existing) mergeMessage(existing, value, f.type as string);
+  else obj[f.name] = value;
+}
+
+function mergeMessage(target: Obj, source: Obj, type: string): void {
+  for (const f of SCHEMA[type]) {
+    const v = source[f.name];
+    if (f.card !== 'one') {
+      const list = Array.from(v as ArrayLike<unknown>);
+      if (list.length) target[f.name] = [...Array.from(target[f.name] as ArrayLike<unknown>), ...list];
+    } else if (v !== undefined) {
+      if (f.kind === 'message' && target[f.name]) mergeMessage(target[f.name] as Obj, v as Obj, f.type as string);
+      else target[f.name] = v;
+    }
+  }
+  if (source.$unknown) target.$unknown = [...((target.$unknown as Uint8Array[]) ?? []), ...(source.$unknown as Uint8Array[])];
+  settleTyped(target, compiledSpec(type));
+}
+
 /** Typed fields may have arrived unpacked or in several blocks; settle them on one typed array. */
 function settleTyped(obj: Obj, spec: CompiledMessage): void {
   for (const f of spec.typed) {
@@ -153,7 +178,8 @@ export function decodeMessage(buf: Buffer, name: string, start: number, end: num
       r.skip(wireType);
       ((obj.$unknown ??= []) as Uint8Array[]).push(buf.subarray(tagAt, r.pos));
     } else if (f.card !== 'one') readRepeated(r, f, wireType, obj, depth);
-    else obj[f.name] = f.kind === 'message' ? readSubMessage(r, f, depth) : readScalar(r, f);
+    else if (f.kind === 'message') setOrMerge(obj, f, readSubMessage(r, f, depth));
+    else obj[f.name] = readScalar(r, f);
   }
   settleTyped(obj, spec);
   return obj;

@@ -20,6 +20,7 @@ export interface ByteSink {
 }
 
 const TWO_32 = 4294967296;
+const PROTOBUF_MAX = 2 ** 31 - 1;
 
 function isEmpty(v: unknown): boolean {
   return v === undefined || v === null || ((Array.isArray(v) || ArrayBuffer.isView(v)) && (v as ArrayLike<unknown>).length === 0);
@@ -271,7 +272,10 @@ export function encodeMessageTo(obj: object, type: string, makeSink: (size: numb
 /** Encodes a model into a new buffer of exactly its serialized size. */
 export function encodeModel(model: ModelProto): Buffer {
   let sink: ExactSink | undefined;
-  const size = encodeMessageTo(model, 'ModelProto', (n) => (sink = new ExactSink(Buffer.allocUnsafe(n + ExactSink.SLACK))));
+  const size = encodeMessageTo(model, 'ModelProto', (n) => {
+    if (n > PROTOBUF_MAX) throw new RangeError(`the model would be ${n} bytes, over protobuf's 2 GiB limit: save it with external data`);
+    return (sink = new ExactSink(Buffer.allocUnsafe(n + ExactSink.SLACK)));
+  });
   const done = sink as ExactSink;
   if (done.written !== size) throw new Error(`encoder size mismatch: wrote ${done.written} of ${size} bytes`);
   return done.buffer.subarray(0, size);

@@ -91,6 +91,10 @@ export class GraphIndex {
     return this.initializers.get(name) ?? this.constants.get(name) ?? this.outer?.weight(name);
   }
 
+  private nodeOnCycle(pending: number[]): number {
+    return findCycleNode(this.graph.node, this.producer, pending);
+  }
+
   /** Node indices in topological order; a cycle is an error naming a node on it. */
   topoOrder(): number[] {
     if (this.order) return this.order;
@@ -107,13 +111,26 @@ export class GraphIndex {
       }
     }
     if (order.length !== nodes.length) {
-      const stuck = pending.findIndex((count) => count > 0);
-      throw new OnnxFormatError(`the graph has a cycle through node ${this.names[stuck]} (${nodes[stuck].op_type ?? '?'})`);
+      const onCycle = this.nodeOnCycle(pending);
+      throw new OnnxFormatError(`the graph has a cycle through node ${this.names[onCycle]} (${nodes[onCycle].op_type ?? '?'})`);
     }
     // Kahn's algorithm with a stack reverses sibling order; restore file order where it was already valid.
     this.order = isTopological(nodes, this.producer) ? nodes.map((_, i) => i) : order;
     return this.order;
   }
+}
+
+/** Among nodes Kahn's algorithm could not order, walks producers backwards until one repeats. */
+function findCycleNode(nodes: NodeProto[], producer: Map<string, number>, pending: number[]): number {
+  let current = pending.findIndex((count) => count > 0);
+  const visited = new Set<number>();
+  while (!visited.has(current)) {
+    visited.add(current);
+    const stuckInput = nodes[current].input.find((n) => n && pending[producer.get(n) ?? -1] > 0);
+    if (stuckInput === undefined) return current;
+    current = producer.get(stuckInput) as number;
+  }
+  return current;
 }
 
 function isTopological(nodes: NodeProto[], producer: Map<string, number>): boolean {

@@ -11,6 +11,8 @@ import { constants as bufferConstants } from 'node:buffer';
 import { decodeModel } from './decode';
 import { encodeMessageTo, BufferSink, messageSize } from './encode';
 import type { ModelProto, StringStringEntryProto, TensorProto } from './types';
+import { dtypeBits, rawByteLength } from './dtypes';
+import { elementCount } from './tensor';
 import { forEachTensor } from './walk';
 import { OnnxFormatError } from './wire';
 
@@ -111,21 +113,35 @@ function parseRef(t: TensorProto): { location: string; ref: ExternalRef } {
   const location = entry(t, 'location');
   const name = t.name ?? '(unnamed)';
   if (!location) throw new OnnxFormatError(`tensor ${name} says its data is external but gives no location`);
-  const offset = Number(entry(t, 'offset') ?? 0);
+  const offset = parseDecimal(entry(t, 'offset') ?? '0', `tensor ${name}: bad external data offset`);
   const lengthText = entry(t, 'length');
-  const length = lengthText === undefined ? undefined : Number(lengthText);
-  if (!Number.isSafeInteger(offset) || offset < 0) throw new OnnxFormatError(`tensor ${name}: bad external data offset ${entry(t, 'offset')}`);
-  if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) throw new OnnxFormatError(`tensor ${name}: bad external data length ${lengthText}`);
+  const length = lengthText === undefined ? undefined : parseDecimal(lengthText, `tensor ${name}: bad external data length`);
   return { location, ref: { tensor: t, offset, length } };
 }
 
-/** External data paths are untrusted: they must stay inside the model's folder. */
+function parseDecimal(text: string, what: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n)) throw new OnnxFormatError(`${what} "${text}"`);
+  return n;
+}
+
+function escapes(baseDir: string, full: string): boolean {
+  const rel = path.relative(baseDir, full);
+  return rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
+}
+
+/** External data paths are untrusted: they must stay inside the model's folder, symlinks included. */
 function safeDataPath(baseDir: string, location: string): string {
+  if (location.includes('\0')) throw new OnnxFormatError(`external data location contains a NUL byte: ${JSON.stringify(location)}`);
   if (path.isAbsolute(location)) throw new OnnxFormatError(`external data location must be relative to the model: ${location}`);
   const full = path.resolve(baseDir, location);
-  const rel = path.relative(baseDir, full);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new OnnxFormatError(`external data location escapes the model's folder: ${location}`);
+  if (escapes(baseDir, full)) throw new OnnxFormatError(`external data location escapes the model's folder: ${location}`);
   return full;
+}
+
+/** The real path of an existing data file must also stay inside the (real) model folder. */
+function assertInsideAfterLinks(baseDir: string, file: string, location: string): void {
+  if (escapes(fs.realpathSync(baseDir), fs.realpathSync(file))) throw new OnnxFormatError(`external data location links outside the model's folder: ${location}`);
 }
 
 function resolveExternalData(model: ModelProto, baseDir: string): { externalFiles: string[]; externalBytes: number } {
@@ -138,11 +154,12 @@ function resolveExternalData(model: ModelProto, baseDir: string): { externalFile
     byFile.set(location, list);
   });
   let externalBytes = 0;
-  for (const [location, refs] of byFile) externalBytes += readExternalFile(safeDataPath(baseDir, location), location, refs);
+  for (const [location, refs] of byFile) externalBytes += readExternalFile(baseDir, location, refs);
   return { externalFiles: [...byFile.keys()], externalBytes };
 }
 
-function readExternalFile(file: string, location: string, refs: ExternalRef[]): number {
+function openDataFile(baseDir: string, location: string): number {
+  const file = safeDataPath(baseDir, location);
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -150,15 +167,46 @@ function readExternalFile(file: string, location: string, refs: ExternalRef[]): 
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ModelFileError(`missing external data file ${location} (expected at ${file})`);
     describeMissing(file, err);
   }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new ModelFileError(`external data location ${location} is not a file`);
+  }
+  try {
+    assertInsideAfterLinks(baseDir, file, location);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** Settles each tensor's byte range and checks it against the file and the tensor's dims. */
+function checkRanges(refs: ExternalRef[], size: number, location: string): void {
+  for (const ref of refs) {
+    const name = ref.tensor.name ?? '(unnamed)';
+    if (ref.offset > size) throw new ModelFileError(`tensor ${name}: external data offset ${ref.offset} is past the end of ${location} (${size} bytes)`);
+    const length = ref.length ?? size - ref.offset;
+    if (ref.offset + length > size) {
+      throw new ModelFileError(`tensor ${name}: external data ${location} is ${size} bytes, but the tensor needs bytes ${ref.offset}..${ref.offset + length}`);
+    }
+    const expected = expectedBytes(ref.tensor);
+    if (expected !== undefined && expected !== length) {
+      throw new ModelFileError(`tensor ${name}: external data holds ${length} bytes but its dims and dtype need ${expected}`);
+    }
+    ref.length = length;
+  }
+}
+
+function expectedBytes(t: TensorProto): number | undefined {
+  const bits = dtypeBits(t.data_type);
+  return bits === 0 ? undefined : rawByteLength(t.data_type, elementCount(t.dims));
+}
+
+function readExternalFile(baseDir: string, location: string, refs: ExternalRef[]): number {
+  const fd = openDataFile(baseDir, location);
   try {
     const size = fs.fstatSync(fd).size;
-    for (const ref of refs) {
-      const length = ref.length ?? size - ref.offset;
-      if (ref.offset + length > size) {
-        throw new ModelFileError(`tensor ${ref.tensor.name ?? ''}: external data ${location} is ${size} bytes, but the tensor needs bytes ${ref.offset}..${ref.offset + length}`);
-      }
-      ref.length = length;
-    }
+    checkRanges(refs, size, location);
     // One buffer per file when it fits, so tensors are views of it; otherwise one buffer per tensor.
     const whole = size <= bufferConstants.MAX_LENGTH ? Buffer.allocUnsafe(size) : undefined;
     if (whole) readInto(fd, whole, 0);

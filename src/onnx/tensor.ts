@@ -59,12 +59,13 @@ function typedView<T>(bytes: Uint8Array, Ctor: { new (b: ArrayBufferLike, o: num
 export function tensorValues(t: TensorProto): Float64Array | undefined {
   const n = tensorElementCount(t);
   if (t.raw_data !== undefined) return rawValues(t.raw_data, t.data_type ?? 0, n);
-  const out = new Float64Array(n);
   const src: ArrayLike<number | bigint> =
     t.float_data.length ? t.float_data : t.double_data.length ? t.double_data : t.int64_data.length ? t.int64_data : t.uint64_data.length ? t.uint64_data : t.int32_data;
-  if (src.length === 0 && n > 0) return undefined;
+  // The declared dims are untrusted: believe them only when the stored values agree.
+  if (src.length !== n) return undefined;
+  const out = new Float64Array(n);
   const dt = t.data_type ?? 0;
-  for (let i = 0; i < Math.min(n, src.length); i++) {
+  for (let i = 0; i < n; i++) {
     const v = Number(src[i]);
     out[i] = dt === DataType.FLOAT16 ? bitsToFloat16(v) : dt === DataType.BFLOAT16 ? bitsToBFloat16(v) : v;
   }
@@ -72,7 +73,7 @@ export function tensorValues(t: TensorProto): Float64Array | undefined {
 }
 
 function rawValues(raw: Uint8Array, dt: number, n: number): Float64Array | undefined {
-  if (raw.length < rawByteLength(dt, n)) return undefined;
+  if (dtypeBits(dt) === 0 || raw.length !== rawByteLength(dt, n)) return undefined;
   const out = new Float64Array(n);
   const copyFrom = (src: ArrayLike<number | bigint>) => {
     for (let i = 0; i < n; i++) out[i] = Number(src[i]);
@@ -136,6 +137,7 @@ export function zeroFraction(t: TensorProto): { zeros: number; count: number } |
   const raw = t.raw_data;
   const dt = t.data_type ?? 0;
   if (raw !== undefined && (dt === DataType.FLOAT || dt === DataType.FLOAT16 || dt === DataType.BFLOAT16)) {
+    if (raw.length !== rawByteLength(dt, count)) return undefined;
     return { zeros: countZeroBits(raw, dtypeBits(dt), count), count };
   }
   const values = tensorValues(t);
