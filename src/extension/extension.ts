@@ -1,0 +1,29 @@
+/**
+ * ONNX Lean's VS Code extension: commands, menus and notifications. The engine runs in a separate
+ * language-server process (src/server, bundled as dist/server.js).
+ *
+ * ARCHITECTURE RULE: the extension host NEVER imports onnxruntime-node or anything under src/runtime
+ * (or the core modules that execute models). It only imports the protocol (src/shared/protocol.ts) and
+ * type-only report shapes, so that a native crash can take down the engine process but never the editor.
+ * test/unit/server.test.ts checks that dist/extension.js does not reference onnxruntime.
+ */
+import * as vscode from 'vscode';
+import { Engine } from './engine';
+import { profileModelCommand } from './profileCommand';
+import { ReportDocuments } from './reportDocuments';
+
+let engine: Engine | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const output = vscode.window.createOutputChannel('ONNX Lean');
+  const reports = new ReportDocuments();
+  engine = new Engine(context, output);
+  context.subscriptions.push(output, reports, vscode.commands.registerCommand('onnxLean.profileModel', profileModelCommand(engine, reports)));
+  // Start the engine while the user picks a file; commands wait for it anyway.
+  engine.ready().catch((err: unknown) => output.appendLine(`[engine] failed to start: ${err instanceof Error ? err.message : String(err)}`));
+}
+
+export async function deactivate(): Promise<void> {
+  await engine?.dispose();
+  engine = undefined;
+}

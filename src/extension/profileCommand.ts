@@ -1,0 +1,85 @@
+/**
+ * `onnxLean.profileModel`: profiles a model in the engine process with a cancellable progress
+ * notification, then shows a summary and writes the full report to the output channel. Returns the
+ * report (undefined when cancelled or failed), which the integration tests use.
+ */
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { ErrorCodes, LSPErrorCodes, ResponseError, WorkDoneProgress } from 'vscode-languageclient/node';
+import { OnnxLeanErrorCodes, ProfileRequest, type ProfileOptions, type ProfileReport } from '../shared/protocol';
+import type { Engine } from './engine';
+import { explainTrust, showLog } from './notify';
+import { pickModel } from './pickModel';
+import type { ReportDocuments } from './reportDocuments';
+import { plain, reportMarkdown, summaryLine } from './reportFormat';
+
+export function profileModelCommand(engine: Engine, reports: ReportDocuments) {
+  // The explorer passes (clicked uri, selected uris); tests and other extensions may pass (uri, options).
+  return async (arg?: unknown, second?: unknown): Promise<ProfileReport | undefined> => {
+    if (!vscode.workspace.isTrusted) {
+      explainTrust();
+      return undefined;
+    }
+    const uri = await pickModel(arg, 'Profile');
+    if (!uri) return undefined;
+    if (uri.scheme !== 'file') {
+      showLog(engine.output, 'error', plain(`ONNX Lean can only profile files on disk, not ${uri.toString()}.`));
+      return undefined;
+    }
+    const report = await runProfile(engine, uri.fsPath, asOptions(second));
+    if (report) announce(engine.output, reports, report);
+    return report;
+  };
+}
+
+function asOptions(value: unknown): ProfileOptions {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof vscode.Uri) ? value : {};
+}
+
+async function runProfile(engine: Engine, file: string, options: ProfileOptions): Promise<ProfileReport | undefined> {
+  const title = `Profiling ${path.basename(file)}`;
+  try {
+    return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
+      const client = await engine.ready();
+      const workDoneToken = randomUUID();
+      const listener = client.onProgress(WorkDoneProgress.type, workDoneToken, (value) => {
+        if (value.kind !== 'end' && value.message) progress.report({ message: value.message });
+      });
+      try {
+        return await client.sendRequest(ProfileRequest.type, { path: file, options, workDoneToken }, token);
+      } finally {
+        listener.dispose();
+      }
+    });
+  } catch (err) {
+    reportFailure(engine.output, path.basename(file), err);
+    return undefined;
+  }
+}
+
+function reportFailure(output: vscode.OutputChannel, name: string, err: unknown): void {
+  const code = err instanceof ResponseError ? err.code : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  if (code === LSPErrorCodes.RequestCancelled || err instanceof vscode.CancellationError) {
+    output.appendLine(`[profile] ${name}: cancelled`);
+    vscode.window.setStatusBarMessage(`ONNX Lean: profiling ${name} cancelled`, 4000);
+    return;
+  }
+  output.appendLine(`[profile] ${name} failed: ${message}`);
+  if (code === OnnxLeanErrorCodes.Untrusted) return explainTrust();
+  if (code === ErrorCodes.PendingResponseRejected || code === ErrorCodes.ConnectionInactive) {
+    return showLog(output, 'error', plain(`Profiling ${name} failed: the ONNX Lean engine stopped. Try again once it has restarted.`));
+  }
+  showLog(output, 'error', plain(`Profiling ${name} failed: ${message}`));
+}
+
+const SHOW_DETAILS = 'Show Details';
+
+function announce(output: vscode.OutputChannel, reports: ReportDocuments, report: ProfileReport): void {
+  const markdown = reportMarkdown(report);
+  output.appendLine(markdown);
+  void vscode.window.showInformationMessage(summaryLine(report), SHOW_DETAILS).then(async (choice) => {
+    if (choice === SHOW_DETAILS) await reports.show(`${path.basename(report.path)} profile`, markdown);
+  });
+}
