@@ -4,8 +4,10 @@
  */
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../core/errors';
+import { registerCompare } from './commands/compare';
 import { registerConvert } from './commands/convert';
 import { registerInspect } from './commands/inspect';
+import { registerOptimize } from './commands/optimize';
 import { registerProfile } from './commands/profile';
 import { registerSample } from './commands/sample';
 
@@ -21,6 +23,8 @@ function buildProgram(signal: AbortSignal): Command {
   registerInspect(program);
   registerProfile(program, signal);
   registerConvert(program);
+  registerOptimize(program, signal);
+  registerCompare(program, signal);
   registerSample(program);
   for (const sub of program.commands) sub.exitOverride();
   return program;

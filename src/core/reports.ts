@@ -118,3 +118,85 @@ export interface ProfileReport {
   profiledRuns: number;
   warnings: string[];
 }
+
+export interface LatencySummary {
+  mean: number;
+  p50: number;
+  p95: number;
+}
+
+/**
+ * Fidelity of one model output against the reference (see src/analysis/fidelity.ts OutputFidelity).
+ * In JSON, an SQNR of null means the outputs were identical (infinite SQNR).
+ */
+export interface OutputComparison {
+  output: string;
+  samples: number;
+  elements: number;
+  cosineMean: number;
+  cosineMin: number;
+  sqnrDb: number | null;
+  sqnrDbMin: number | null;
+  maxAbsError: number;
+  meanAbsError: number;
+  /** Present when the output looks like class scores. */
+  top1Agreement?: number;
+  top5Overlap?: number;
+  warnings: string[];
+}
+
+export interface CompareOptions {
+  shapes?: Record<string, number[]>;
+  dataDir?: string;
+  seed?: number;
+  /** Generated samples when no dataDir (default 8). */
+  samples?: number;
+  /** Timed runs of each model, interleaved (default 20). */
+  runs?: number;
+  threads?: number;
+}
+
+export interface CompareReport {
+  reference: string;
+  candidate: string;
+  samples: number;
+  inputs: string;
+  outputs: OutputComparison[];
+  latencyMs: { reference: LatencySummary; candidate: LatencySummary; ratioP50: number; ratioP95: number };
+  sizeBytes: { reference: number; candidate: number; ratio: number };
+  warnings: string[];
+}
+
+/** What ORT did with a model: fused quantized ops, and quantization ops it left unfused. */
+export interface FusionSummary {
+  fused: Record<string, number>;
+  unfused: Record<string, number>;
+  warnings: string[];
+}
+
+export interface PassSummary {
+  pass: string;
+  options: Record<string, unknown>;
+  changed: { name: string; opType: string; action: string }[];
+  skipped: { name: string; opType: string; reason: string }[];
+  warnings: string[];
+  stats: Record<string, number>;
+  timeMs: number;
+  /** What ORT fused in the model right after this pass (verification). */
+  fusions: FusionSummary;
+}
+
+export interface OptimizeReport {
+  input: string;
+  output: string;
+  preset?: string;
+  sizeBytes: { before: number; after: number; ratio: number };
+  timingsMs: { load: number; calibration: number; passes: number; save: number; verify: number; compare: number };
+  passes: PassSummary[];
+  /** Fusions in the final model. */
+  fusions: FusionSummary;
+  calibration?: { method: string; samples: number; source: string };
+  fidelity: OutputComparison[];
+  latencyMs: { before: LatencySummary; after: LatencySummary; ratioP50: number; ratioP95: number } | null;
+  warnings: string[];
+}

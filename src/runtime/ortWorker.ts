@@ -7,12 +7,14 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { isUserFacing } from '../core/errors';
 import { ProgressReporter, type JobContext } from './jobContext';
 import { NativeGuard } from './nativeGuard';
+import { compareJob } from './compareJob';
+import { optimizedGraphJob } from './graphJob';
 import { profileJob } from './profileJob';
 import type { HostToWorker, JobName, ResultReply, RunRequest, WorkerInit, WorkerJobs, WorkerToHost } from './protocol';
 
 type JobTable = { [K in JobName]: (params: WorkerJobs[K]['params'], ctx: JobContext) => Promise<WorkerJobs[K]['result']> };
 
-const JOBS: JobTable = { profile: profileJob };
+const JOBS: JobTable = { profile: profileJob, compare: compareJob, optimizedGraph: optimizedGraphJob };
 
 function errorReply(id: number, err: unknown): WorkerToHost {
   if (!(err instanceof Error)) return { type: 'error', id, error: { name: 'Error', message: String(err), userFacing: false } };
@@ -26,7 +28,8 @@ async function runJob<K extends JobName>(request: RunRequest<K>, port: MessagePo
   const job: JobTable[K] = JOBS[request.job];
   const result = await job(request.params, { guard, progress });
   const reply: ResultReply<K> = { type: 'result', id: request.id, job: request.job, result };
-  return reply;
+  // TypeScript cannot narrow a generic K to one member of the distributive union; the shape is the same.
+  return reply as unknown as WorkerToHost;
 }
 
 function start(port: MessagePort, init: WorkerInit): void {

@@ -4,7 +4,7 @@
  * ProgressNotes may come before it. A worker that exits without answering is a crash (the host reports
  * it as such).
  */
-import type { ProfileOptions, ProfileReport } from '../core/reports';
+import type { CompareReport, GraphOptimizationLevel, ProfileOptions, ProfileReport } from '../core/reports';
 
 /** Progress of a long job, sent about once a second and at every phase change. */
 export interface Progress {
@@ -22,9 +22,30 @@ export interface ProfileJobParams {
   tempDir: string;
 }
 
+/** Parameters of the 'compare' job (defaults filled by the host). */
+export interface CompareJobParams {
+  reference: string;
+  candidate: string;
+  shapes?: Record<string, number[]>;
+  dataDir?: string;
+  seed: number;
+  samples: number;
+  runs: number;
+  threads: number;
+}
+
+/** Parameters of the 'optimizedGraph' job: ORT writes the graph it runs at `level` to `outPath`. */
+export interface OptimizedGraphJobParams {
+  path: string;
+  level: GraphOptimizationLevel;
+  outPath: string;
+}
+
 /** Every job a worker can run: its parameters and its result. Add a job here and in the worker's table. */
 export interface WorkerJobs {
   profile: { params: ProfileJobParams; result: ProfileReport };
+  compare: { params: CompareJobParams; result: Omit<CompareReport, 'sizeBytes'> };
+  optimizedGraph: { params: OptimizedGraphJobParams; result: { sessionCreateMs: number } };
 }
 
 export type JobName = keyof WorkerJobs;
