@@ -23,8 +23,22 @@ const nodeBundle = (entry, outfile, extra = {}) => ({
   ...extra,
 });
 
+/** The Layer Report webview: a browser bundle with its UI components and charts inside, nothing loaded from node_modules at run time. */
+const webviewBundle = (entry, outfile) => ({
+  entryPoints: [entry],
+  outfile,
+  bundle: true,
+  platform: 'browser',
+  target: 'chrome120',
+  format: 'iife',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+});
+
 const bundles = [
   nodeBundle('src/extension/extension.ts', 'dist/extension.js'),
+  webviewBundle('webview/main.ts', 'dist/webview/main.js'),
   nodeBundle('src/server/server.ts', 'dist/server.js'),
   nodeBundle('src/cli/main.ts', 'dist/cli.js', { banner: { js: '#!/usr/bin/env node' } }),
   nodeBundle('src/runtime/ortWorker.ts', 'dist/ortWorker.js'),

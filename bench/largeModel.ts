@@ -46,3 +46,17 @@ export function manyNodes(count = 50_000): ModelProto {
   g.output.push(valueInfo(prev, DataType.FLOAT, [1, 8]));
   return model(g, 17);
 }
+
+/** A stack of square MatMul+Add+Relu layers whose fp32 weights add up to about `targetMB` megabytes. */
+export function largeMlp(targetMB = 100, width = 1024): ModelProto {
+  const rng = new Rng(11);
+  const g = graph({ name: 'large_mlp', input: [valueInfo('x', DataType.FLOAT, [8, width])] });
+  let prev = 'x';
+  for (let i = 0; (i + 1) * width * width * 4 <= targetMB * 1e6; i++) {
+    g.initializer.push(floatTensor(`fc${i}.w`, [width, width], rng.normalArray(width * width, 1 / Math.sqrt(width))), floatTensor(`fc${i}.b`, [width], rng.normalArray(width, 0.01)));
+    g.node.push(node('MatMul', [prev, `fc${i}.w`], [`mm${i}`]), node('Add', [`mm${i}`, `fc${i}.b`], [`add${i}`]), node('Relu', [`add${i}`], [`relu${i}`]));
+    prev = `relu${i}`;
+  }
+  g.output.push(valueInfo(prev, DataType.FLOAT, [8, width]));
+  return model(g, 17);
+}

@@ -13,6 +13,7 @@ import { decodeModel } from '../src/onnx/decode';
 import { encodeModel } from '../src/onnx/encode';
 import { saveModel } from '../src/onnx/io';
 import { largeCnn, manyNodes } from './largeModel';
+import { benchPassTime, benchPresets } from './presets';
 
 const REPEATS = 3;
 const PYTHONS = ['/usr/bin/python3', 'python3'];
@@ -127,16 +128,29 @@ function benchManyNodes(dir: string, python: string | undefined): void {
   }
 }
 
-function main(): void {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnx-lean-bench-'));
-  try {
-    console.log(`ONNX Lean bench on ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, Node ${process.version}`);
-    const python = findPythonOnnx();
+/** `npm run bench -- io presets` runs chosen sections; no argument runs all. */
+const SECTIONS: Record<string, (dir: string, python: string | undefined) => void | Promise<void>> = {
+  io: (dir, python) => {
     benchLargeModel(dir, python);
     benchManyNodes(dir, python);
+  },
+  passes: (dir) => benchPassTime(dir),
+  presets: (dir) => benchPresets(dir),
+};
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => a in SECTIONS);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnx-lean-bench-'));
+  try {
+    console.log(`ONNX Lean bench on ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, Node ${process.version}, load average ${os.loadavg()[0].toFixed(1)}`);
+    const python = findPythonOnnx();
+    for (const name of wanted.length ? wanted : Object.keys(SECTIONS)) await SECTIONS[name](dir, python);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main();
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

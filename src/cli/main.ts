@@ -4,12 +4,14 @@
  */
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../core/errors';
+import { registerCheck } from './commands/check';
 import { registerCompare } from './commands/compare';
 import { registerConvert } from './commands/convert';
 import { registerInspect } from './commands/inspect';
 import { registerOptimize } from './commands/optimize';
 import { registerProfile } from './commands/profile';
 import { registerSample } from './commands/sample';
+import { registerSensitivity } from './commands/sensitivity';
 
 const VERSION = '0.1.0';
 
@@ -26,6 +28,8 @@ function buildProgram(signal: AbortSignal): Command {
   registerOptimize(program, signal);
   registerCompare(program, signal);
   registerSample(program);
+  registerSensitivity(program, signal);
+  registerCheck(program, signal);
   for (const sub of program.commands) sub.exitOverride();
   return program;
 }

@@ -22,3 +22,12 @@ function sameFile(a: string, b: string): boolean {
     return false;
   }
 }
+
+/** "<stem>.<label>.onnx" beside the input, or "<stem>.<label>-2.onnx", ... when taken: never overwrites. */
+export function freeSiblingPath(input: string, label: string): string {
+  const stem = path.join(path.dirname(input), path.basename(input).replace(/\.onnx$/i, ''));
+  for (let i = 1; ; i++) {
+    const candidate = `${stem}.${label}${i === 1 ? '' : `-${i}`}.onnx`;
+    if (!fs.existsSync(candidate) && !fs.existsSync(`${candidate}.data`)) return candidate;
+  }
+}

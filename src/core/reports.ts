@@ -190,6 +190,8 @@ export interface OptimizeReport {
   input: string;
   output: string;
   preset?: string;
+  /** Input shapes the job ran with (for symbolic dimensions). */
+  shapes?: Record<string, number[]>;
   sizeBytes: { before: number; after: number; ratio: number };
   timingsMs: { load: number; calibration: number; passes: number; save: number; verify: number; compare: number };
   passes: PassSummary[];
@@ -198,5 +200,110 @@ export interface OptimizeReport {
   calibration?: { method: string; samples: number; source: string };
   fidelity: OutputComparison[];
   latencyMs: { before: LatencySummary; after: LatencySummary; ratioP50: number; ratioP95: number } | null;
+  warnings: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sensitivity analysis (src/analysis/sensitivity): `onnx-lean sensitivity --json` prints a
+// SensitivityReport.
+
+/** What a variant does to one layer: int8 weights (and input), magnitude pruning, channel pruning. */
+export type SensitivityKind = 'int8' | 'prune' | 'channels';
+
+export interface SensitivityOptions {
+  /** Default: every kind. */
+  kinds?: SensitivityKind[];
+  /** Magnitude-pruning sparsities in [0, 1) (default 0.25, 0.5, 0.75, 0.9). */
+  levels?: number[];
+  /** Channel-pruning fractions in [0, 1) (default 0.25, 0.5). */
+  channelLevels?: number[];
+  /** Folder of .npz/.npy samples; otherwise `samples` inputs are generated from `seed`. */
+  dataDir?: string;
+  shapes?: Record<string, number[]>;
+  seed?: number;
+  samples?: number;
+  /** Worker threads, one onnxruntime session set each (default: the cores, at most 4). */
+  workers?: number;
+  /** Intra-op threads per session (default: cores / workers, at least 1). */
+  threads?: number;
+  /** Cosine floor for the recommendation (default 0.99). */
+  floor?: number;
+  /** Cache folder (default os.tmpdir()/onnx-lean-cache); false disables the cache. */
+  cacheDir?: string | false;
+  /** Only the layer-local proxy (each layer's own output), for models too big for the end-to-end loop. */
+  proxyOnly?: boolean;
+}
+
+export interface SensitivityMetrics {
+  /** Cosine similarity with the unchanged model's outputs (the worst output, mean over samples). */
+  cosine: number;
+  /** SQNR in dB (the worst output); null when identical to the baseline. */
+  sqnrDb: number | null;
+  /** Fraction of rows whose argmax is unchanged, when an output looks like class scores. */
+  top1Agreement?: number;
+}
+
+export interface SensitivityLevel extends SensitivityMetrics {
+  level: number;
+}
+
+export interface LayerSensitivity {
+  name: string;
+  opType: string;
+  /** Elements of the analysed weight. */
+  params: number;
+  /** null when int8 was not asked for. */
+  int8: SensitivityMetrics | null;
+  prune: SensitivityLevel[];
+  /** Channel pruning of the coupled group the layer produces channels for (empty when none). */
+  channels: SensitivityLevel[];
+  notes: string[];
+}
+
+export interface LayerRecommendation {
+  name: string;
+  opType: string;
+  params: number;
+  /** Highest magnitude-pruning level whose cosine stays >= the floor (0 when none does). */
+  sparsity: number;
+  precision: 'int8' | 'float32';
+  /** Predicted loss of this layer's settings: sum of (1 - cosine) of the chosen variants. */
+  deficit: number;
+}
+
+export interface SensitivityRecommendation {
+  floor: number;
+  layers: LayerRecommendation[];
+  /** 1 - the summed deficits of all recommended settings (see `heuristic`). */
+  predictedCosine: number;
+  /** Settings the greedy check stepped back to keep predictedCosine >= floor, in order. */
+  backedOff: { name: string; from: string; to: string; deficit: number }[];
+  heuristic: string;
+}
+
+export interface SensitivityReport {
+  path: string;
+  method: 'end-to-end' | 'proxy';
+  kinds: SensitivityKind[];
+  levels: number[];
+  channelLevels: number[];
+  samples: number;
+  inputs: string;
+  /** Samples ran as one batch along axis 0. */
+  batched: boolean;
+  workers: number;
+  layers: LayerSensitivity[];
+  /** Conv/Gemm/MatMul nodes left out, with why. */
+  skipped: { name: string; opType: string; reason: string }[];
+  recommendation: SensitivityRecommendation;
+  /** Weights-as-inputs model fed the original weights vs the original model; null when not measured. */
+  rewriteCheck: { cosine: number; maxAbsError: number } | null;
+  /** True when the numbers came from the cache. */
+  cached: boolean;
+  cacheKey: string;
+  /** Wall time of this call (small when cached). */
+  wallMs: number;
+  /** Wall time of the analysis that produced the numbers (the original run's when cached). */
+  computeMs: number;
   warnings: string[];
 }

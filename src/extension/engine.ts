@@ -3,6 +3,7 @@
  * owns onnxruntime. A crash there takes down that process, never the extension host; the client
  * restarts it (at most MAX_RESTARTS times in RESTART_WINDOW_MS) and tells the user each time.
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
   CloseAction,
@@ -16,7 +17,7 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
-import { DidChangeTrustNotification, type InitializationOptions } from '../shared/protocol';
+import { DidChangeTrustNotification, type BudgetInitializationOptions, type InitializationOptions } from '../shared/protocol';
 import { showLog } from './notify';
 
 const MAX_RESTARTS = 4;
@@ -27,7 +28,7 @@ export class Engine implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(context: vscode.ExtensionContext, readonly output: vscode.OutputChannel) {
-    this.client = new LanguageClient('onnxLean', 'ONNX Lean', serverOptions(context), clientOptions(output));
+    this.client = new LanguageClient('onnxLean', 'ONNX Lean', serverOptions(context), clientOptions(context, output));
     this.subscriptions.push(
       this.client.onDidChangeState((e) => output.appendLine(`[engine] ${State[e.oldState]} -> ${State[e.newState]}`)),
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.notifyTrust()),
@@ -59,12 +60,25 @@ function serverOptions(context: vscode.ExtensionContext): ServerOptions {
   };
 }
 
-function clientOptions(output: vscode.OutputChannel): LanguageClientOptions {
+/** Budget files the server diagnoses, and the files whose changes re-measure them (workspace/didChangeWatchedFiles). */
+const BUDGET_SELECTOR = [
+  { scheme: 'file', language: 'jsonc', pattern: '**/onnx-budget.json' },
+  { scheme: 'file', language: 'json', pattern: '**/onnx-budget.json' },
+];
+const WATCHED = ['**/*.onnx', '**/*.onnx.data', '**/onnx-budget.json', '**/*.{npz,npy}'];
+
+function clientOptions(context: vscode.ExtensionContext, output: vscode.OutputChannel): LanguageClientOptions {
+  const watchers = WATCHED.map((glob) => vscode.workspace.createFileSystemWatcher(glob));
+  context.subscriptions.push(...watchers);
   return {
-    documentSelector: [],
+    documentSelector: BUDGET_SELECTOR,
+    synchronize: { fileEvents: watchers },
     outputChannel: output,
     // A function, so that every (re)start sends the trust of that moment.
-    initializationOptions: (): InitializationOptions => ({ trusted: vscode.workspace.isTrusted }),
+    initializationOptions: (): InitializationOptions & BudgetInitializationOptions => ({
+      trusted: vscode.workspace.isTrusted,
+      budgetCacheDir: path.join(context.globalStorageUri.fsPath, 'budget-cache'),
+    }),
     errorHandler: new RestartingErrorHandler(output),
   };
 }

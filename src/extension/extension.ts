@@ -8,8 +8,12 @@
  * test/unit/server.test.ts checks that dist/extension.js does not reference onnxruntime.
  */
 import * as vscode from 'vscode';
+import { registerBudgetFeatures } from './budget';
 import { Engine } from './engine';
+import { registerLayerReport } from './layerReport';
+import { compareCommand, optimizeCommand } from './optimizeCommands';
 import { profileModelCommand } from './profileCommand';
+import { pruneModelCommand } from './pruneModelCommand';
 import { ReportDocuments } from './reportDocuments';
 
 let engine: Engine | undefined;
@@ -18,7 +22,18 @@ export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('ONNX Lean');
   const reports = new ReportDocuments();
   engine = new Engine(context, output);
-  context.subscriptions.push(output, reports, vscode.commands.registerCommand('onnxLean.profileModel', profileModelCommand(engine, reports)));
+  context.subscriptions.push(
+    output,
+    reports,
+    vscode.commands.registerCommand('onnxLean.profileModel', profileModelCommand(engine, reports, context.workspaceState)),
+    vscode.commands.registerCommand('onnxLean.optimizeModel', optimizeCommand(engine, reports, context.workspaceState)),
+    vscode.commands.registerCommand('onnxLean.quantizeInt8', optimizeCommand(engine, reports, context.workspaceState, 'int8')),
+    vscode.commands.registerCommand('onnxLean.convertFp16', optimizeCommand(engine, reports, context.workspaceState, 'fp16')),
+    vscode.commands.registerCommand('onnxLean.pruneModel', pruneModelCommand(engine, context.workspaceState)),
+    vscode.commands.registerCommand('onnxLean.compareWith', compareCommand(engine, reports, context.workspaceState)),
+  );
+  registerLayerReport(context, engine);
+  registerBudgetFeatures(context, engine);
   // Start the engine while the user picks a file; commands wait for it anyway.
   engine.ready().catch((err: unknown) => output.appendLine(`[engine] failed to start: ${err instanceof Error ? err.message : String(err)}`));
 }

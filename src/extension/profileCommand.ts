@@ -10,11 +10,12 @@ import { ErrorCodes, LSPErrorCodes, ResponseError, WorkDoneProgress } from 'vsco
 import { OnnxLeanErrorCodes, ProfileRequest, type ProfileOptions, type ProfileReport } from '../shared/protocol';
 import type { Engine } from './engine';
 import { explainTrust, showLog } from './notify';
+import { modelShapes } from './inputShapes';
 import { pickModel } from './pickModel';
 import type { ReportDocuments } from './reportDocuments';
 import { plain, reportMarkdown, summaryLine } from './reportFormat';
 
-export function profileModelCommand(engine: Engine, reports: ReportDocuments) {
+export function profileModelCommand(engine: Engine, reports: ReportDocuments, state: vscode.Memento) {
   // The explorer passes (clicked uri, selected uris); tests and other extensions may pass (uri, options).
   return async (arg?: unknown, second?: unknown): Promise<ProfileReport | undefined> => {
     if (!vscode.workspace.isTrusted) {
@@ -27,10 +28,19 @@ export function profileModelCommand(engine: Engine, reports: ReportDocuments) {
       showLog(engine.output, 'error', plain(`ONNX Lean can only profile files on disk, not ${uri.toString()}.`));
       return undefined;
     }
-    const report = await runProfile(engine, uri.fsPath, asOptions(second));
+    const options = withSettings(asOptions(second));
+    options.shapes ??= await modelShapes(engine, state, uri.fsPath);
+    if (!options.shapes) return undefined;
+    const report = await runProfile(engine, uri.fsPath, options);
     if (report) announce(engine.output, reports, report);
     return report;
   };
+}
+
+/** Threads, runs and warm-up from the user's settings, unless the caller gave them. */
+function withSettings(options: ProfileOptions): ProfileOptions {
+  const config = vscode.workspace.getConfiguration('onnxLean');
+  return { threads: config.get<number>('threads'), runs: config.get<number>('runs'), warmup: config.get<number>('warmup'), ...options };
 }
 
 function asOptions(value: unknown): ProfileOptions {

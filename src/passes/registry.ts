@@ -2,14 +2,17 @@
 import { UserError } from '../core/errors';
 import { cleanupPass } from './cleanup';
 import { fp16Pass } from './fp16';
+import { opsetUpgradePass } from './opset';
 import { ortOptimizePass } from './ortOptimize';
+import { pruneChannelsPass, pruneMagnitudePass, pruneNmPass } from './prune';
 import type { PassDefinition } from './pass';
 import { int4WeightsPass } from './quant/int4';
 import { int8DynamicPass } from './quant/dynamic';
+import { int8StaticPass } from './quant/static';
 
 // Each definition is typed by its own options; the registry erases them (options are parsed by the
 // definition itself, so they never cross passes).
-const ALL = [cleanupPass, int8DynamicPass, int4WeightsPass, fp16Pass, ortOptimizePass] as unknown as PassDefinition[];
+const ALL = [cleanupPass, opsetUpgradePass, int8DynamicPass, int8StaticPass, int4WeightsPass, fp16Pass, ortOptimizePass, pruneMagnitudePass, pruneNmPass, pruneChannelsPass] as unknown as PassDefinition[];
 
 export const PASSES: ReadonlyMap<string, PassDefinition> = new Map(ALL.map((p) => [p.name, p]));
 

@@ -18,6 +18,7 @@ import { excludeMatcher } from '../passes/exclude';
 import type { CalibrationData, PassContext, PassDefinition } from '../passes/pass';
 import { passByName } from '../passes/registry';
 import { compareModels, ortOptimizedModel } from '../runtime/compare';
+import { listSampleFiles } from '../runtime/inputs';
 import type { Progress } from '../runtime/protocol';
 import { mainStep, presetSteps, type PassStep } from './presets';
 
@@ -28,7 +29,10 @@ export interface OptimizeRequest {
   force?: boolean;
   preset?: string;
   passes?: PassStep[];
+  /** Samples for calibration and evaluation; split between the two unless `evalDataDir` is given. */
   dataDir?: string;
+  /** Samples for the comparison only (never used for calibration). */
+  evalDataDir?: string;
   exclude?: string[];
   shapes?: Record<string, number[]>;
   /** Samples and timed runs for the final comparison; false skips it. */
@@ -92,6 +96,30 @@ async function verifyInOrt(model: ModelProto, scratch: string, label: string, ho
   }
 }
 
+/**
+ * Calibration and evaluation must not share samples, or fidelity is measured on the data the
+ * quantization was fitted to. With one folder, the first 3/4 of its files calibrate and the rest
+ * evaluate (linked into scratch folders); generated inputs use disjoint seeds (see calibration.ts).
+ */
+function splitData(request: OptimizeRequest, scratch: string): { calibration?: string; evaluation?: string; warnings: string[] } {
+  if (!request.dataDir) return { evaluation: request.evalDataDir, warnings: [] };
+  if (request.evalDataDir) return { calibration: request.dataDir, evaluation: request.evalDataDir, warnings: [] };
+  const files = listSampleFiles(request.dataDir);
+  if (files.length < 2) return { calibration: request.dataDir, evaluation: request.dataDir, warnings: ['--data holds one sample: calibration and evaluation use the same data'] };
+  const cut = Math.max(1, Math.floor(files.length * 0.75));
+  return {
+    calibration: linkFiles(files.slice(0, cut), path.join(scratch, 'calibration')),
+    evaluation: linkFiles(files.slice(cut), path.join(scratch, 'evaluation')),
+    warnings: [`--data: ${cut} samples calibrate, ${files.length - cut} evaluate`],
+  };
+}
+
+function linkFiles(files: string[], dir: string): string {
+  fs.mkdirSync(dir);
+  for (const f of files) fs.symlinkSync(path.resolve(f), path.join(dir, path.basename(f)));
+  return dir;
+}
+
 function estimateBytes(model: ModelProto): number {
   let n = 0;
   for (const t of model.graph?.initializer ?? []) n += t.raw_data?.length ?? 0;
@@ -140,16 +168,18 @@ export async function optimizeModel(request: OptimizeRequest, hooks: OptimizeHoo
   const output = request.output ?? defaultOutput(request.input, label);
   assertWritableTarget(request.input, output, request.force === true);
 
-  let calibration: (CalibrationData & { source: string }) | undefined;
-  if (planned.some((p) => p.pass.needsCalibration)) {
-    if (!hooks.calibrate) throw new UserError(`${planned.find((p) => p.pass.needsCalibration)?.pass.name} needs calibration, which this front end does not offer`);
-    const t = performance.now();
-    calibration = await hooks.calibrate(request.input, request, { signal: hooks.signal, onProgress: hooks.onProgress });
-    timings.calibration = performance.now() - t;
-  }
-
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'onnx-lean-optimize-'));
   try {
+    const data = splitData(request, scratch);
+    warnings.push(...data.warnings);
+    let calibration: (CalibrationData & { source: string }) | undefined;
+    if (planned.some((p) => p.pass.needsCalibration)) {
+      if (!hooks.calibrate) throw new UserError(`${planned.find((p) => p.pass.needsCalibration)?.pass.name} needs calibration, which this front end does not offer`);
+      const t = performance.now();
+      calibration = await hooks.calibrate(request.input, { ...request, dataDir: data.calibration }, { signal: hooks.signal, onProgress: hooks.onProgress });
+      timings.calibration = performance.now() - t;
+    }
+
     const ctx: PassContext = { model: loaded.model, isExcluded: excludeMatcher(request.exclude ?? []), calibration };
     const t = performance.now();
     const passes = await runPasses(planned, ctx, scratch, hooks);
@@ -163,7 +193,7 @@ export async function optimizeModel(request: OptimizeRequest, hooks: OptimizeHoo
     const saved = saveModel(ctx.model, output, saveOptionsFor(loaded));
     timings.save = performance.now() - ts;
     try {
-      return await finish(request, hooks, { output, loaded, saved: saved.sizeBytes + saved.dataBytes, passes, warnings, timings, calibration });
+      return await finish({ ...request, dataDir: data.evaluation }, hooks, { output, loaded, saved: saved.sizeBytes + saved.dataBytes, passes, warnings, timings, calibration });
     } catch (err) {
       // A cancelled or failed comparison must not leave a half-reported model behind.
       fs.rmSync(output, { force: true });
@@ -200,6 +230,7 @@ async function finish(request: OptimizeRequest, hooks: OptimizeHooks, s: FinishS
     input: request.input,
     output: s.output,
     preset: request.preset,
+    shapes: request.shapes,
     sizeBytes: { before, after: s.saved, ratio: s.saved / before },
     timingsMs: s.timings,
     passes: s.passes,

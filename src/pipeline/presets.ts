@@ -34,7 +34,20 @@ function macsByFamily(report: InspectReport): { conv: number; matmul: number } {
   return { conv, matmul };
 }
 
+/** INT8 needs DynamicQuantizeLinear (opset 11) and per-channel Q/DQ `axis` (opset 13). */
+const INT8_MIN_OPSET = 13;
+
+function defaultOpset(report: InspectReport): number {
+  return report.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+}
+
 function int8Preset(report: InspectReport): PresetChoice {
+  const choice = int8Passes(report);
+  if (defaultOpset(report) >= INT8_MIN_OPSET) return choice;
+  return { steps: [step('opset-upgrade', { to: String(INT8_MIN_OPSET) }), ...choice.steps], reason: `${choice.reason}; the model's opset ${defaultOpset(report)} is upgraded to ${INT8_MIN_OPSET} first` };
+}
+
+function int8Passes(report: InspectReport): PresetChoice {
   const { conv, matmul } = macsByFamily(report);
   if (conv === 0 && matmul === 0) throw new UserError('preset int8: the model has no Conv, MatMul or Gemm layer to quantize');
   const share = conv / (conv + matmul);

@@ -7,14 +7,17 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { isUserFacing } from '../core/errors';
 import { ProgressReporter, type JobContext } from './jobContext';
 import { NativeGuard } from './nativeGuard';
+import { activationsJob } from './activationsJob';
+import { calibrateJob } from './calibrateJob';
 import { compareJob } from './compareJob';
 import { optimizedGraphJob } from './graphJob';
 import { profileJob } from './profileJob';
+import { sensitivityJob } from './sensitivityJob';
 import type { HostToWorker, JobName, ResultReply, RunRequest, WorkerInit, WorkerJobs, WorkerToHost } from './protocol';
 
 type JobTable = { [K in JobName]: (params: WorkerJobs[K]['params'], ctx: JobContext) => Promise<WorkerJobs[K]['result']> };
 
-const JOBS: JobTable = { profile: profileJob, compare: compareJob, optimizedGraph: optimizedGraphJob };
+const JOBS: JobTable = { profile: profileJob, compare: compareJob, optimizedGraph: optimizedGraphJob, calibrate: calibrateJob, activations: activationsJob, sensitivity: sensitivityJob };
 
 function errorReply(id: number, err: unknown): WorkerToHost {
   if (!(err instanceof Error)) return { type: 'error', id, error: { name: 'Error', message: String(err), userFacing: false } };

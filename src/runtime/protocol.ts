@@ -46,6 +46,9 @@ export interface WorkerJobs {
   profile: { params: ProfileJobParams; result: ProfileReport };
   compare: { params: CompareJobParams; result: Omit<CompareReport, 'sizeBytes'> };
   optimizedGraph: { params: OptimizedGraphJobParams; result: { sessionCreateMs: number } };
+  calibrate: { params: import('./calibrateJob').CalibrateJobParams; result: import('../passes/pass').CalibrationData };
+  activations: { params: import('./activationsJob').ActivationsJobParams; result: import('./activationsJob').ActivationsJobResult };
+  sensitivity: { params: import('../analysis/sensitivity/types').SensitivityJobParams; result: import('../analysis/sensitivity/types').SensitivityJobResult };
 }
 
 export type JobName = keyof WorkerJobs;

@@ -1,7 +1,7 @@
 /** The custom requests: inspect (reads the model) and profile (executes it in a worker thread). */
 import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { CancellationToken, Connection } from 'vscode-languageserver/node';
+import type { CancellationToken, Connection, ProgressToken } from 'vscode-languageserver/node';
 import { inspectModel } from '../core/inspect';
 import type { InspectReport, ProfileReport } from '../core/reports';
 import { loadModel } from '../onnx/io';
@@ -28,30 +28,48 @@ export function handleInspect(ctx: ServerContext, params: InspectParams, token: 
   }
 }
 
-export async function handleProfile(ctx: ServerContext, params: ProfileParams, token: CancellationToken): Promise<ProfileReport> {
-  const progress = new WorkDoneReporter(ctx.connection, params.workDoneToken);
+export function handleProfile(ctx: ServerContext, params: ProfileParams, token: CancellationToken): Promise<ProfileReport> {
+  return runExecutingJob(ctx, { path: params.path, workDoneToken: params.workDoneToken, verb: 'Profiling', what: 'profiling' }, token, (file, signal, progress) =>
+    profileModel(file, params.options ?? {}, { signal, onProgress: (p) => progress.step(p) }),
+  );
+}
+
+export interface ExecutingJob {
+  /** The model the job executes (its queue key). */
+  path: string;
+  workDoneToken?: ProgressToken;
+  /** "Profiling", "Optimizing", ... for the progress title. */
+  verb: string;
+  /** "profiling", "optimization", ... for messages. */
+  what: string;
+}
+
+/**
+ * A job that executes a model: refused in untrusted workspaces, queued one at a time, with work-done
+ * progress, and cancelled for real (the AbortSignal reaches the worker) with a prompt reply.
+ */
+export async function runExecutingJob<T>(ctx: ServerContext, job: ExecutingJob, token: CancellationToken, run: (file: string, signal: AbortSignal, progress: WorkDoneReporter) => Promise<T>): Promise<T> {
+  const progress = new WorkDoneReporter(ctx.connection, job.workDoneToken);
   const abort = new AbortController();
   const onCancel = token.onCancellationRequested(() => abort.abort());
   try {
-    const file = checkProfileRequest(ctx, params);
-    progress.begin(`Profiling ${path.basename(file)}`);
-    const job = ctx.jobs.run(modelKey(file), { signal: abort.signal, onQueued: () => progress.note('waiting for another profiling job to finish') }, () =>
-      profileModel(file, params.options ?? {}, { signal: abort.signal, onProgress: (p) => progress.step(p) }),
-    );
-    return await settle(job, abort.signal);
+    const file = checkExecutingRequest(ctx, job);
+    progress.begin(`${job.verb} ${path.basename(file)}`);
+    const queued = ctx.jobs.run(modelKey(file), { signal: abort.signal, onQueued: () => progress.note('waiting for another job to finish') }, () => run(file, abort.signal, progress));
+    return await settle(queued, abort.signal, job.what);
   } catch (err) {
-    throw toResponseError(abort.signal.aborted ? cancelledReply('profiling') : err, 'profile', (text) => ctx.connection.console.error(text));
+    throw toResponseError(abort.signal.aborted ? cancelledReply(job.what) : err, job.what, (text) => ctx.connection.console.error(text));
   } finally {
     onCancel.dispose();
     progress.end();
   }
 }
 
-function checkProfileRequest(ctx: ServerContext, params: ProfileParams): string {
+function checkExecutingRequest(ctx: ServerContext, job: ExecutingJob): string {
   if (!ctx.isTrusted()) {
-    throw new RequestRefused(OnnxLeanErrorCodes.Untrusted, 'profiling executes the model, so it needs a trusted workspace; inspecting works without trust');
+    throw new RequestRefused(OnnxLeanErrorCodes.Untrusted, `${job.what} executes the model, so it needs a trusted workspace; inspecting works without trust`);
   }
-  return resolveModelPath({ path: params.path });
+  return resolveModelPath({ path: job.path });
 }
 
 const ABORTED = Symbol('aborted');
@@ -62,7 +80,7 @@ const CANCEL_GRACE_MS = 2000;
  * The job's outcome; on abort, a RequestCancelled reply once the job has settled (the worker is gone and
  * the model's slot free), or after CANCEL_GRACE_MS at the latest so the reply stays prompt.
  */
-async function settle<T>(job: Promise<T>, signal: AbortSignal): Promise<T> {
+async function settle<T>(job: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
   const aborted = new Promise<typeof ABORTED>((resolve) => {
     if (signal.aborted) resolve(ABORTED);
     signal.addEventListener('abort', () => resolve(ABORTED), { once: true });
@@ -70,5 +88,5 @@ async function settle<T>(job: Promise<T>, signal: AbortSignal): Promise<T> {
   const first = await Promise.race([job, aborted]);
   if (first !== ABORTED) return first;
   await Promise.race([job.catch(() => undefined), delay(CANCEL_GRACE_MS, undefined, { ref: false })]);
-  throw cancelledReply('profiling');
+  throw cancelledReply(what);
 }

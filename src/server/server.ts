@@ -6,9 +6,13 @@
  * `connection.console`, which the client shows in its output channel.
  */
 import { ResponseError, LSPErrorCodes, ProposedFeatures, createConnection, type InitializeResult, type ResponseMessage } from 'vscode-languageserver/node';
-import { DidChangeTrustNotification, InspectRequest, ProfileRequest, type InitializationOptions } from '../shared/protocol';
+import { CompareRequest, DidChangeTrustNotification, InspectRequest, OptimizeRequest, ProfileRequest, PrunePreviewRequest, WeightHistogramRequest, type InitializationOptions } from '../shared/protocol';
+import { registerBudget } from './budget';
 import { handleInspect, handleProfile, type ServerContext } from './handlers';
 import { JobScheduler } from './jobs';
+import { ModelCache } from './modelCache';
+import { handleCompare, handleOptimize } from './optimizeHandlers';
+import { handlePrunePreview, handleWeightHistogram } from './weightHandlers';
 
 /** A request cancelled before it was dispatched still gets a reply, so no client waits forever. */
 function cancelUndispatched(): ResponseMessage {
@@ -19,10 +23,12 @@ function cancelUndispatched(): ResponseMessage {
 const connection = createConnection(ProposedFeatures.all, { connectionStrategy: { cancelUndispatched } });
 let trusted = false;
 const ctx: ServerContext = { connection, jobs: new JobScheduler(), isTrusted: () => trusted };
+const budget = registerBudget(ctx);
 
 connection.onInitialize((params): InitializeResult => {
   trusted = (params.initializationOptions as InitializationOptions | undefined)?.trusted === true;
-  return { capabilities: {}, serverInfo: { name: 'onnx-lean', version: '0.1.0' } };
+  budget.initialize(params);
+  return { capabilities: { ...budget.capabilities }, serverInfo: { name: 'onnx-lean', version: '0.1.0' } };
 });
 
 connection.onInitialized(() => {
@@ -32,9 +38,15 @@ connection.onInitialized(() => {
 connection.onNotification(DidChangeTrustNotification.type, (params) => {
   trusted = params.trusted === true;
   connection.console.info(`workspace is now ${trusted ? 'trusted' : 'untrusted'}`);
+  budget.onTrustChanged();
 });
 
 connection.onRequest(InspectRequest.type, (params, token) => handleInspect(ctx, params, token));
 connection.onRequest(ProfileRequest.type, (params, token) => handleProfile(ctx, params, token));
+connection.onRequest(OptimizeRequest.type, (params, token) => handleOptimize(ctx, params, token));
+connection.onRequest(CompareRequest.type, (params, token) => handleCompare(ctx, params, token));
+const weights = { ...ctx, models: new ModelCache() };
+connection.onRequest(WeightHistogramRequest.type, (params, token) => handleWeightHistogram(weights, params, token));
+connection.onRequest(PrunePreviewRequest.type, (params, token) => handlePrunePreview(weights, params, token));
 
 connection.listen();

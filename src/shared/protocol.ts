@@ -8,10 +8,12 @@
  * depend on) and type-only imports from the core.
  */
 /* eslint-disable @typescript-eslint/no-namespace -- the LSP libraries' own convention for message declarations */
-import { NotificationType, RequestType, type WorkDoneProgressParams } from 'vscode-languageserver-protocol';
-import type { InspectReport, ProfileOptions, ProfileReport } from '../core/reports';
+import { NotificationType, RequestType, type WorkDoneProgressParams, type WorkspaceEdit } from 'vscode-languageserver-protocol';
+import type { PlanReport } from '../budget/types';
+import type { PrunePreview, WeightHistogram } from '../core/magnitude';
+import type { CompareOptions, CompareReport, InspectReport, OptimizeReport, ProfileOptions, ProfileReport } from '../core/reports';
 
-export type { InspectReport, ProfileOptions, ProfileReport };
+export type { CompareOptions, CompareReport, InspectReport, OptimizeReport, ProfileOptions, ProfileReport, PrunePreview, WeightHistogram };
 
 /** What the client sends as `initializationOptions` in `initialize`. */
 export interface InitializationOptions {
@@ -51,6 +53,81 @@ export namespace ProfileRequest {
   export const type = new RequestType<ProfileParams, ProfileReport, void>(method);
 }
 
+export interface WeightHistogramParams {
+  /** Absolute path of the model file. */
+  path: string;
+  /** The layer's name as in `InspectReport.layers[].name`. */
+  layer: string;
+  /** Number of equal bins over [0, absMax]: an integer from 1 to 1024, default 64. */
+  bins?: number;
+}
+
+/**
+ * The histogram of weight magnitudes |w| of one layer's prunable weights (floating-point constant
+ * inputs with at least two dimensions). Reads the model, never executes it: works without trust.
+ */
+export namespace WeightHistogramRequest {
+  export const method = 'onnxLean/weightHistogram';
+  export const type = new RequestType<WeightHistogramParams, WeightHistogram, void>(method);
+}
+
+export interface PrunePreviewParams {
+  /** Absolute path of the model file. */
+  path: string;
+  /** Layer names as in `InspectReport.layers[].name`; each is pruned to `sparsity` on its own. */
+  layers: string[];
+  /** Target fraction of zeros per layer, from 0 to 1. */
+  sparsity: number;
+}
+
+/**
+ * What magnitude pruning of the layers to `sparsity` would give: the exact threshold per layer, the
+ * weights kept and the bytes. Computes from the weights, changes nothing; works without trust.
+ */
+export namespace PrunePreviewRequest {
+  export const method = 'onnxLean/prunePreview';
+  export const type = new RequestType<PrunePreviewParams, PrunePreview, void>(method);
+}
+
+export interface OptimizeParams extends WorkDoneProgressParams {
+  /** Absolute path of the model file (never modified). */
+  path: string;
+  /** A preset (int8, fp16, int4, cleanup, ...) or `passes`, not both. */
+  preset?: string;
+  /** Passes in order, with their options as "key": "value" strings. */
+  passes?: { name: string; options?: Record<string, string> }[];
+  /** Absolute output path; default beside the input, "<model>.<preset>.onnx". */
+  output?: string;
+  /** Replace an existing output file. */
+  force?: boolean;
+  dataDir?: string;
+  exclude?: string[];
+  shapes?: Record<string, number[]>;
+  threads?: number;
+}
+
+/**
+ * Optimizes a model into a new file beside it, verifies it in onnxruntime and compares it with the
+ * input. Needs a trusted workspace; progress on `workDoneToken`; cancellation leaves no output file.
+ */
+export namespace OptimizeRequest {
+  export const method = 'onnxLean/optimize';
+  export const type = new RequestType<OptimizeParams, OptimizeReport, void>(method);
+}
+
+export interface CompareParams extends WorkDoneProgressParams {
+  /** Absolute paths. */
+  reference: string;
+  candidate: string;
+  options?: CompareOptions;
+}
+
+/** Runs both models on the same inputs: fidelity per output, latency and size. Needs trust. */
+export namespace CompareRequest {
+  export const method = 'onnxLean/compare';
+  export const type = new RequestType<CompareParams, CompareReport, void>(method);
+}
+
 export interface DidChangeTrustParams {
   trusted: boolean;
 }
@@ -73,4 +150,98 @@ export namespace OnnxLeanErrorCodes {
   export const Untrusted = 1001;
   /** This model is already being profiled. */
   export const Busy = 1002;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Latency budgets (onnx-budget.json): diagnostics, hover, code lenses and code actions use standard
+// LSP; these messages carry what LSP has no message for. Shapes in src/budget/types.ts.
+
+/** Extra `initializationOptions` fields for budgets (merged with InitializationOptions by the client). */
+export interface BudgetInitializationOptions {
+  /** Folder of the on-disk measurement cache; default `<os.tmpdir()>/onnx-lean-cache`. */
+  budgetCacheDir?: string;
+}
+
+export interface BudgetDocumentStatus {
+  uri: string;
+  /** The document version the diagnostics last published for it belong to. */
+  version: number;
+  /** Entries of that document still queued or being measured. */
+  pending: number;
+}
+
+export interface BudgetStatusParams {
+  state: 'idle' | 'measuring';
+  /** e.g. "measuring encoder.onnx: run 12/50 (2 more queued)"; empty when idle. */
+  message: string;
+  /** Measurements queued or running, over all documents. */
+  pending: number;
+  /** Parts (latency, memory, fidelity) actually measured since the server started. */
+  measured: number;
+  /** Parts served from the cache since the server started. */
+  cacheHits: number;
+  /** Every open budget document. */
+  documents: BudgetDocumentStatus[];
+}
+
+/** Server to client: budget measuring progress, sent on every change and at most 4 times a second within one. */
+export namespace BudgetStatusNotification {
+  export const method = 'onnxLean/status';
+  export const type = new NotificationType<BudgetStatusParams>(method);
+}
+
+export interface RemeasureParams {
+  /** URI of an open budget document. */
+  uri: string;
+  /** The entry's key as written; absent: every entry of the document. */
+  key?: string;
+}
+
+/** Drops the entries' cached measurements and measures them again. Result: how many entries were scheduled. */
+export namespace RemeasureRequest {
+  export const method = 'onnxLean/remeasure';
+  export const type = new RequestType<RemeasureParams, { scheduled: number }, void>(method);
+}
+
+export interface PlanBudgetParams extends WorkDoneProgressParams {
+  /** URI of the budget document (open, or read from disk). */
+  uri: string;
+  /** The entry's key as written. */
+  key: string;
+}
+
+/**
+ * Searches optimization configurations until one meets every limit of the entry, writes it beside the
+ * original as `<stem>.budget.onnx` and reports every candidate measured (`PlanReport`). Needs trust;
+ * runs in the one-job-at-a-time queue; work-done progress and cancellation as `onnxLean/profile`.
+ */
+export namespace PlanBudgetRequest {
+  export const method = 'onnxLean/planBudget';
+  export const type = new RequestType<PlanBudgetParams, PlanReport, void>(method);
+}
+
+export interface RetargetBudgetParams {
+  uri: string;
+  key: string;
+  /** Absolute path of the model the entry should budget from now on. */
+  model: string;
+}
+
+/**
+ * The edit that points an entry at another model: its key becomes the new model's path (relative to
+ * the budget file) and, unless the entry has one, `"reference"` keeps the old model for fidelity.
+ */
+export namespace RetargetBudgetRequest {
+  export const method = 'onnxLean/retargetBudget';
+  export const type = new RequestType<RetargetBudgetParams, WorkspaceEdit, void>(method);
+}
+
+/** VS Code command ids the server puts in code lenses and code actions; the extension implements them. */
+export namespace BudgetCommands {
+  /** Args: [uri: string, key?: string]. */
+  export const remeasure = 'onnxLean.budget.remeasure';
+  /** Args: [uri: string, key: string]. */
+  export const optimize = 'onnxLean.budget.optimize';
+  /** Args: [uri: string, key: string, model: string]. */
+  export const useModel = 'onnxLean.budget.useModel';
 }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../../src/core/errors';
+import { textImage } from '../../src/samples/images';
 import { Rng } from '../../src/core/random';
 import { floatTensor, graph, int64Tensor, model, node, rawTensor, valueInfo } from '../../src/onnx/build';
 import { decodeModel, encodeModel, loadModel } from '../../src/onnx';
@@ -241,26 +242,6 @@ function halfBitsOf(m: ModelProto, name: string): number[] {
   return Array.from(new Uint16Array(raw.buffer, 0, raw.length / 2));
 }
 
-/**
- * A synthetic photo of text, normalized as PaddleOCR does ((v - mean) / std per channel): a light
- * background with dark stroke groups. The detector's output on noise is ~1e-5 everywhere ("no text"),
- * where an SQNR only measures exp() of logit noise; on text-like images its output spans [0, 1].
- */
-function textImage(height: number, width: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  const mean = [0.485, 0.456, 0.406];
-  const std = [0.229, 0.224, 0.225];
-  const bars = Array.from({ length: 6 }, () => ({ y: rng.int(0, height - 8), x: rng.int(0, width - 16), h: rng.int(3, 7), w: rng.int(8, 30) }));
-  const inStroke = (y: number, x: number) => bars.some((s) => y >= s.y && y < s.y + s.h && x >= s.x && x < s.x + s.w && (x - s.x) % 4 < 3);
-  const image = new Float32Array(3 * height * width);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const v = (inStroke(y, x) ? 0.1 : 0.9) + 0.05 * rng.normal();
-      for (let c = 0; c < 3; c++) image[(c * height + y) * width + x] = (v - mean[c]) / std[c];
-    }
-  }
-  return image;
-}
 
 // ---------------------------------------------------------------------------------------------------
 

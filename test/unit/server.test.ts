@@ -198,7 +198,7 @@ void describe('language server (dist/server.js)', () => {
     let queuedReport = (): void => undefined;
     const queued = new Promise<void>((resolve) => (queuedReport = resolve));
     const second = server.profile({ path: small, options: { runs: 3, warmup: 0, perNode: false } }, (v) => {
-      if (v.kind === 'report' && /waiting for another profiling job/.test(v.message ?? '')) queuedReport();
+      if (v.kind === 'report' && /waiting for another job/.test(v.message ?? '')) queuedReport();
     });
     await queued;
     cts.cancel();
