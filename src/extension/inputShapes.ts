@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { defaultShapes } from '../core/inputShapes';
 import { InspectRequest, type InspectReport } from '../shared/protocol';
 import type { Engine } from './engine';
 import { showLog } from './notify';
@@ -12,22 +13,6 @@ import { plain } from './reportFormat';
 
 type Shapes = Record<string, number[]>;
 const STATE_KEY = 'onnxLean.inputShapes';
-
-function isFixed(d: number | string | null): d is number {
-  return typeof d === 'number' && d > 0;
-}
-
-/** Fills symbolic batch dimensions with 1; returns undefined when other dimensions are unknown. */
-export function defaultShapes(report: InspectReport): { shapes: Shapes; complete: boolean } {
-  const shapes: Shapes = {};
-  let complete = true;
-  for (const input of report.inputs) {
-    const dims = input.shape ?? [];
-    if (dims.every(isFixed)) continue;
-    shapes[input.name] = dims.map((d, i) => (isFixed(d) ? d : i === 0 ? 1 : (complete = false, 0)));
-  }
-  return { shapes, complete };
-}
 
 function formatShapes(shapes: Shapes): string {
   return Object.entries(shapes).map(([n, d]) => `${n}=${d.map((v) => (v === 0 ? '?' : v)).join(',')}`).join('; ');

@@ -294,8 +294,17 @@ function writeAtomically(target: string, produce: (fd: number) => void): string 
     return tmp;
   } catch (err) {
     if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw explainWriteError(target, err);
+  }
+}
+
+/** Best-effort cleanup: its own failure (ENOTDIR when the folder is a file) must not hide the write error. */
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // Nothing was created there.
   }
 }
 
@@ -307,6 +316,7 @@ function explainWriteError(target: string, err: unknown): Error {
     EROFS: 'the file system is read-only',
     ENOSPC: 'the disk is full',
     ENOENT: 'the folder does not exist',
+    ENOTDIR: 'a folder on its path is a file',
     EDQUOT: 'the disk quota is exceeded',
   };
   if (code && reason[code]) return new ModelFileError(`cannot write ${target}: ${reason[code]}`);

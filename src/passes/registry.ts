@@ -1,6 +1,7 @@
 /** Every pass by the name the CLI, the server and presets use. */
 import { UserError } from '../core/errors';
 import { cleanupPass } from './cleanup';
+import { distillPass } from './distill';
 import { fp16Pass } from './fp16';
 import { opsetUpgradePass } from './opset';
 import { ortOptimizePass } from './ortOptimize';
@@ -12,7 +13,7 @@ import { int8StaticPass } from './quant/static';
 
 // Each definition is typed by its own options; the registry erases them (options are parsed by the
 // definition itself, so they never cross passes).
-const ALL = [cleanupPass, opsetUpgradePass, int8DynamicPass, int8StaticPass, int4WeightsPass, fp16Pass, ortOptimizePass, pruneMagnitudePass, pruneNmPass, pruneChannelsPass] as unknown as PassDefinition[];
+const ALL = [cleanupPass, opsetUpgradePass, int8DynamicPass, int8StaticPass, int4WeightsPass, fp16Pass, ortOptimizePass, pruneMagnitudePass, pruneNmPass, pruneChannelsPass, distillPass] as unknown as PassDefinition[];
 
 export const PASSES: ReadonlyMap<string, PassDefinition> = new Map(ALL.map((p) => [p.name, p]));
 

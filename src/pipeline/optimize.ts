@@ -114,6 +114,21 @@ function splitData(request: OptimizeRequest, scratch: string): { calibration?: s
   };
 }
 
+/** The distillation teacher: the input as loaded, before any pass; loaded again only if a pass asks. */
+function teacherOf(request: OptimizeRequest, dataDir: string | undefined, hooks: OptimizeHooks): PassContext['teacher'] {
+  let model: ModelProto | undefined;
+  return {
+    get model() {
+      return (model ??= loadModel(request.input).model);
+    },
+    path: request.input,
+    dataDir,
+    shapes: request.shapes,
+    signal: hooks.signal,
+    onProgress: hooks.onProgress,
+  };
+}
+
 function linkFiles(files: string[], dir: string): string {
   fs.mkdirSync(dir);
   for (const f of files) fs.symlinkSync(path.resolve(f), path.join(dir, path.basename(f)));
@@ -180,7 +195,7 @@ export async function optimizeModel(request: OptimizeRequest, hooks: OptimizeHoo
       timings.calibration = performance.now() - t;
     }
 
-    const ctx: PassContext = { model: loaded.model, isExcluded: excludeMatcher(request.exclude ?? []), calibration };
+    const ctx: PassContext = { model: loaded.model, isExcluded: excludeMatcher(request.exclude ?? []), calibration, teacher: teacherOf(request, data.calibration, hooks) };
     const t = performance.now();
     const passes = await runPasses(planned, ctx, scratch, hooks);
     timings.passes = passes.reduce((sum, p) => sum + p.timeMs, 0);

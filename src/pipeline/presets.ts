@@ -62,18 +62,33 @@ const FIXED: Record<string, PresetChoice> = {
   fp16: { steps: [step('cleanup'), step('fp16')], reason: 'float16 weights and compute: half the size; onnxruntime on CPU runs few fp16 kernels, so no speed-up there' },
   int4: { steps: [step('cleanup'), step('int4-weights')], reason: '4-bit blockwise MatMul weights (MatMulNBits): smallest MatMul weights, fastest at batch 1' },
   cleanup: { steps: [step('cleanup')], reason: 'constant folding, BatchNorm folding, identity and dead-node removal' },
+  prune50: {
+    steps: [step('cleanup'), step('prune-magnitude', { sparsity: '0.5' }), step('distill')],
+    reason: '50 % of each layer’s weights set to zero, then refitted to the original by least squares: a smaller compressed file; onnxruntime on CPU is not faster from zeros',
+  },
 };
 
-export const PRESET_NAMES = ['int8', ...Object.keys(FIXED)] as const;
+/** `slim`: fewer channels for real (faster), refitted to the original, then INT8. */
+function slimPreset(report: InspectReport): PresetChoice {
+  const int8 = int8Preset(report);
+  const quant = int8.steps.filter((s) => s.name !== 'cleanup');
+  return { steps: [step('cleanup'), step('prune-channels', { ratio: '0.3' }), step('distill'), ...quant], reason: `30 % of coupled channels removed and refitted by distillation, then ${int8.reason}` };
+}
+
+export const PRESET_NAMES = ['int8', 'slim', ...Object.keys(FIXED)] as const;
 
 export function presetSteps(name: string, report: InspectReport): PresetChoice {
   if (name === 'int8') return int8Preset(report);
+  if (name === 'slim') return slimPreset(report);
   const fixed = FIXED[name];
   if (!fixed) throw new UserError(`unknown preset '${name}' (presets: ${PRESET_NAMES.join(', ')})`);
   return fixed;
 }
 
+/** Passes that prepare or repair rather than define what a preset does. */
+const SUPPORTING = new Set(['cleanup', 'opset-upgrade', 'distill']);
+
 /** The pass whose work defines the preset: if it changed nothing, the preset did nothing useful. */
 export function mainStep(steps: PassStep[]): PassStep {
-  return steps[steps.length - 1];
+  return steps.filter((s) => !SUPPORTING.has(s.name)).at(-1) ?? steps[steps.length - 1];
 }

@@ -191,6 +191,23 @@ function generatedSource(dtype: NpyDType, seed: number): string {
   return `generated: integers in [0,10), seed ${seed}`;
 }
 
+/**
+ * Data for one input, refusing shapes no typed array can hold with a clear line instead of the
+ * RangeError allocating them throws: a negative fixed dim in the model (user shapes are checked
+ * earlier), or more elements than an array can have (a fixed dim of 2^40, --shape x=100000000,64).
+ */
+function generatedData(spec: ModelInputSpec, shape: number[], rng: Rng): NpyData {
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+    throw new InputError(`input ${spec.name} has an invalid shape in the model ${formatDims(spec.dims)}: dimensions must be non-negative integers`);
+  }
+  try {
+    return randomData(spec.dtype, elementCountOf(shape), rng);
+  } catch (err) {
+    if (err instanceof RangeError) throw new InputError(`input ${spec.name} of shape [${shape.join(',')}] has ${elementCountOf(shape)} elements: too many to generate`);
+    throw err;
+  }
+}
+
 /** One sample of deterministic random data for every input. */
 export function generateInputs(specs: ModelInputSpec[], options: { shapes?: Record<string, number[]>; seed?: number } = {}): InputSet {
   const seed = options.seed ?? 1;
@@ -198,7 +215,7 @@ export function generateInputs(specs: ModelInputSpec[], options: { shapes?: Reco
   const sample = specs.map((spec): InputTensor => {
     const shape = shapes.get(spec.name) as number[];
     const rng = new Rng((seed ^ hashName(spec.name)) >>> 0);
-    return { name: spec.name, dtype: spec.dtype, shape, data: randomData(spec.dtype, elementCountOf(shape), rng) };
+    return { name: spec.name, dtype: spec.dtype, shape, data: generatedData(spec, shape, rng) };
   });
   return { samples: [sample], sources: Object.fromEntries(specs.map((s) => [s.name, generatedSource(s.dtype, seed)])) };
 }

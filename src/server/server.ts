@@ -6,12 +6,13 @@
  * `connection.console`, which the client shows in its output channel.
  */
 import { ResponseError, LSPErrorCodes, ProposedFeatures, createConnection, type InitializeResult, type ResponseMessage } from 'vscode-languageserver/node';
-import { CompareRequest, DidChangeTrustNotification, InspectRequest, OptimizeRequest, ProfileRequest, PrunePreviewRequest, WeightHistogramRequest, type InitializationOptions } from '../shared/protocol';
+import { CompareRequest, DidChangeTrustNotification, InspectRequest, OptimizeRequest, SensitivityRequest, ProfileRequest, PrunePreviewRequest, WeightHistogramRequest, type InitializationOptions } from '../shared/protocol';
 import { registerBudget } from './budget';
 import { handleInspect, handleProfile, type ServerContext } from './handlers';
 import { JobScheduler } from './jobs';
 import { ModelCache } from './modelCache';
 import { handleCompare, handleOptimize } from './optimizeHandlers';
+import { handleSensitivity } from './sensitivityHandler';
 import { handlePrunePreview, handleWeightHistogram } from './weightHandlers';
 
 /** A request cancelled before it was dispatched still gets a reply, so no client waits forever. */
@@ -45,6 +46,7 @@ connection.onRequest(InspectRequest.type, (params, token) => handleInspect(ctx, 
 connection.onRequest(ProfileRequest.type, (params, token) => handleProfile(ctx, params, token));
 connection.onRequest(OptimizeRequest.type, (params, token) => handleOptimize(ctx, params, token));
 connection.onRequest(CompareRequest.type, (params, token) => handleCompare(ctx, params, token));
+connection.onRequest(SensitivityRequest.type, (params, token) => handleSensitivity(ctx, params, token));
 const weights = { ...ctx, models: new ModelCache() };
 connection.onRequest(WeightHistogramRequest.type, (params, token) => handleWeightHistogram(weights, params, token));
 connection.onRequest(PrunePreviewRequest.type, (params, token) => handlePrunePreview(weights, params, token));

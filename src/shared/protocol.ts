@@ -11,9 +11,9 @@
 import { NotificationType, RequestType, type WorkDoneProgressParams, type WorkspaceEdit } from 'vscode-languageserver-protocol';
 import type { PlanReport } from '../budget/types';
 import type { PrunePreview, WeightHistogram } from '../core/magnitude';
-import type { CompareOptions, CompareReport, InspectReport, OptimizeReport, ProfileOptions, ProfileReport } from '../core/reports';
+import type { CompareOptions, CompareReport, InspectReport, OptimizeReport, ProfileOptions, ProfileReport, SensitivityReport } from '../core/reports';
 
-export type { CompareOptions, CompareReport, InspectReport, OptimizeReport, ProfileOptions, ProfileReport, PrunePreview, WeightHistogram };
+export type { CompareOptions, CompareReport, InspectReport, OptimizeReport, ProfileOptions, ProfileReport, SensitivityReport, PrunePreview, WeightHistogram };
 
 /** What the client sends as `initializationOptions` in `initialize`. */
 export interface InitializationOptions {
@@ -126,6 +126,25 @@ export interface CompareParams extends WorkDoneProgressParams {
 export namespace CompareRequest {
   export const method = 'onnxLean/compare';
   export const type = new RequestType<CompareParams, CompareReport, void>(method);
+}
+
+export interface SensitivityParams extends WorkDoneProgressParams {
+  /** Absolute path of the model file. */
+  path: string;
+  /** Shapes for symbolic inputs; default: symbolic batch dimensions become 1. */
+  shapes?: Record<string, number[]>;
+  /** Pruning levels (default 0.25, 0.5, 0.75, 0.9). */
+  levels?: number[];
+}
+
+/**
+ * Per-layer sensitivity: end-to-end fidelity when only that layer is INT8-quantized or pruned (see
+ * SensitivityReport). SQNR values are finite in replies (identical outputs: 200 dB). Needs trust;
+ * progress and cancellation like onnxLean/profile; results are cached by model hash and options.
+ */
+export namespace SensitivityRequest {
+  export const method = 'onnxLean/sensitivity';
+  export const type = new RequestType<SensitivityParams, SensitivityReport, void>(method);
 }
 
 export interface DidChangeTrustParams {

@@ -272,6 +272,27 @@ void describe('distill pass', () => {
     }
   });
 
+  void test('refits that bring a layer closer but the model further from the teacher are reverted', async () => {
+    // y = (x·w1)·w2. The student scaled hidden units by 2 in w1 and by ~1/2 in w2: its hidden layer is
+    // far from the teacher's, its output close. Refitting only the hidden layer undoes the scaling there,
+    // which w2 no longer matches.
+    const b = new GraphBuilder(new Rng(8));
+    b.heWeight('w1', [8, 6], 8);
+    b.heWeight('w2', [6, 3], 6);
+    b.op('MatMul', [b.op('MatMul', ['x', 'w1'], {}, 'h'), 'w2'], {}, 'y');
+    const teacher = model(b.build('two', [floatInfo('x', [16, 8])], [floatInfo('y', [16, 3])]));
+    const student = copy(teacher);
+    setValues(student, 'w1', values(teacher, 'w1').map((v) => 2 * v));
+    setValues(student, 'w2', values(teacher, 'w2').map((v) => 0.505 * v));
+    const w1 = Float32Array.from(values(student, 'w1'));
+    const report = await distill(student, teacher, { layers: 'h', samples: '8' }, { shapes: undefined });
+    assert.deepEqual(report.changed, []);
+    assert.match(report.skipped.find((s) => s.name === 'h')?.reason ?? '', /^refit reverted \(held-out relative error 1\.00 -> [\d.e-]+\): end-to-end fidelity got worse/);
+    assert.match(report.warnings.join('\n'), /got worse .* every original weight was restored/);
+    assert.deepEqual([...values(student, 'w1')], [...w1]);
+    assert.equal(report.stats.sqnrDbAfter, report.stats.sqnrDbBefore);
+  });
+
   void test('bad options, a missing teacher and unknown layers are UserErrors', async () => {
     const bad: RawOptions[] = [{ samples: '0' }, { ridge: '-1' }, { max_rows: 'many' }, { width: '0' }, { width: '1.5' }, { holdout: '2.5' }, { typo: '1' }];
     for (const raw of bad) {

@@ -49,7 +49,7 @@ export function registerOptimize(program: Command, signal: AbortSignal): void {
     .command('optimize')
     .description('apply a preset or passes, verify the result in onnxruntime, and compare it with the input')
     .argument('<model>', 'path to a .onnx file (never modified)')
-    .option('--preset <name>', 'int8 (static QDQ for conv models, dynamic for MatMul models), fp16, int4, cleanup')
+    .option('--preset <name>', 'int8 (static QDQ for conv models, dynamic for MatMul models), fp16, int4, prune50, slim, cleanup')
     .option('--pass <name[:key=value,...]>', 'a pass with options, in order (repeatable)', parsePass, [])
     .option('-o, --output <file>', 'output path (default: beside the input, <model>.<preset>.onnx)')
     .option('--data <dir>', 'calibration and evaluation samples (.npz/.npy): 3/4 calibrate, 1/4 evaluate; default: generated')

@@ -42,7 +42,9 @@ async function profile(engine: Engine, document: LayerReportDocument, job: JobCo
 
 async function sensitivity(engine: Engine, document: LayerReportDocument, job: JobControl) {
   requireTrust();
-  const result = await requestSensitivity(await engine.ready(), document.path, job);
+  // The shapes the panel last profiled with, if any; otherwise the server binds a symbolic batch to 1.
+  const shapes = document.profile ? Object.fromEntries(document.profile.inputs.map((i) => [i.name, i.shape])) : undefined;
+  const result = await requestSensitivity(await engine.ready(), document.path, job, shapes);
   document.sensitivity = result;
   return result;
 }

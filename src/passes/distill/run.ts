@@ -8,7 +8,7 @@ import { encodeModel } from '../../onnx/encode';
 import type { ModelProto } from '../../onnx/types';
 import { captureActivationsOfModels, type Activations, type CaptureOptions, type ModelCapture, type ModelSource } from '../../runtime/activations';
 import { AbortError } from '../../runtime/nativeGuard';
-import type { PassContext, PassReport } from '../pass';
+import type { LayerChange, PassContext, PassReport } from '../pass';
 import { WeightEditor, type Scope } from '../quant/weights';
 import { describeFidelity, endToEnd, type EndToEnd } from './endToEnd';
 import { EXACT_RELATIVE_ERROR, fitLayer, type LayerFit } from './fit';
@@ -27,8 +27,10 @@ export interface SampleSplit {
 }
 
 interface Change {
-  name: string;
-  opType: string;
+  /** The report entry of the refit (removed again if it is reverted). */
+  entry: LayerChange;
+  /** The layer's own held-out error before and after, for the report. */
+  error: string;
   undo: () => void;
 }
 
@@ -216,11 +218,12 @@ export class DistillRun {
       return this.skip(c, `refit would not reduce the layer's own output error (${change}); original weights kept`);
     }
     const undo = writeLayer(c.layer, result.rows, result.bias, this.editor, this.student);
-    this.changes.push({ name: c.layer.name, opType: c.layer.opType, undo });
     const masked = result.pinned ? `, ${result.pinned} zeros kept (${result.method})` : '';
     const damped = result.jitter > 0 ? ', damped' : '';
     const bias = result.bias ? ' + bias' : '';
-    this.report.changed.push({ name: c.layer.name, opType: c.layer.opType, action: `refit weights${bias} on ${rows} rows${masked}${damped}: ${change}` });
+    const entry: LayerChange = { name: c.layer.name, opType: c.layer.opType, action: `refit weights${bias} on ${rows} rows${masked}${damped}: ${change}` };
+    this.report.changed.push(entry);
+    this.changes.push({ entry, error: change, undo });
   }
 
   /** End-to-end fidelity after fitting; restores every original weight when it got worse. */
@@ -247,11 +250,11 @@ export class DistillRun {
 
   private revert(after: EndToEnd): void {
     for (const c of [...this.changes].reverse()) c.undo();
-    const names = new Set(this.changes.map((c) => c.name));
-    this.report.changed = this.report.changed.filter((c) => !names.has(c.name));
-    for (const c of this.changes) this.report.skipped.push({ name: c.name, opType: c.opType, reason: 'refit reverted: end-to-end fidelity got worse' });
+    const entries = new Set(this.changes.map((c) => c.entry));
+    this.report.changed = this.report.changed.filter((c) => !entries.has(c));
+    for (const c of this.changes) this.report.skipped.push({ name: c.entry.name, opType: c.entry.opType, reason: `refit reverted (${c.error}): end-to-end fidelity got worse` });
     this.report.warnings.push(
-      `end-to-end fidelity on held-out samples got worse (${describeFidelity(this.before as EndToEnd)} -> ${describeFidelity(after)}) although each refitted layer got closer to the teacher; every original weight was restored`,
+      `end-to-end fidelity on held-out samples got worse (${describeFidelity(this.before as EndToEnd)} -> ${describeFidelity(after)}) although each refitted layer got closer to the teacher; every original weight was restored (more samples, or real inputs with --data, usually help)`,
     );
     this.changes.length = 0;
   }
