@@ -14,6 +14,7 @@ import { encodeModel } from '../src/onnx/encode';
 import { saveModel } from '../src/onnx/io';
 import { largeCnn, manyNodes } from './largeModel';
 import { benchPassTime, benchPresets } from './presets';
+import { benchChannels, benchSensitivity } from './pruning';
 
 const REPEATS = 3;
 const PYTHONS = ['/usr/bin/python3', 'python3'];
@@ -136,6 +137,8 @@ const SECTIONS: Record<string, (dir: string, python: string | undefined) => void
   },
   passes: (dir) => benchPassTime(dir),
   presets: (dir) => benchPresets(dir),
+  sensitivity: (dir) => benchSensitivity(dir),
+  channels: (dir) => benchChannels(dir),
 };
 
 async function main(): Promise<void> {

@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import { registerBudgetFeatures } from './budget';
 import { Engine } from './engine';
 import { registerLayerReport } from './layerReport';
+import { distillCommand, sensitivityCommand } from './analysisCommands';
 import { compareCommand, optimizeCommand } from './optimizeCommands';
 import { profileModelCommand } from './profileCommand';
 import { pruneModelCommand } from './pruneModelCommand';
@@ -30,6 +31,8 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('onnxLean.quantizeInt8', optimizeCommand(engine, reports, context.workspaceState, 'int8')),
     vscode.commands.registerCommand('onnxLean.convertFp16', optimizeCommand(engine, reports, context.workspaceState, 'fp16')),
     vscode.commands.registerCommand('onnxLean.pruneModel', pruneModelCommand(engine, context.workspaceState)),
+    vscode.commands.registerCommand('onnxLean.distillModel', distillCommand(engine, reports, context.workspaceState)),
+    vscode.commands.registerCommand('onnxLean.analyzeSensitivity', sensitivityCommand(engine, reports, context.workspaceState)),
     vscode.commands.registerCommand('onnxLean.compareWith', compareCommand(engine, reports, context.workspaceState)),
   );
   registerLayerReport(context, engine);
