@@ -319,6 +319,8 @@ function explainWriteError(target: string, err: unknown): Error {
     ENOTDIR: 'a folder on its path is a file',
     EDQUOT: 'the disk quota is exceeded',
   };
+  // ENOENT in a folder that exists: a file system that refuses new files (/proc, /sys).
+  if (code === 'ENOENT' && fs.existsSync(path.dirname(target))) return new ModelFileError(`cannot write ${target}: cannot create files in ${path.dirname(target)}`);
   if (code && reason[code]) return new ModelFileError(`cannot write ${target}: ${reason[code]}`);
   return err instanceof Error ? err : new Error(String(err));
 }

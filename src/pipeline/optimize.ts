@@ -141,7 +141,7 @@ function estimateBytes(model: ModelProto): number {
   return n;
 }
 
-async function runPasses(planned: PlannedStep[], ctx: PassContext, scratch: string, hooks: OptimizeHooks): Promise<PassSummary[]> {
+async function runPasses(planned: PlannedStep[], ctx: PassContext, scratch: string, hooks: OptimizeHooks & { input?: string }): Promise<PassSummary[]> {
   const summaries: PassSummary[] = [];
   for (const [i, p] of planned.entries()) {
     checkAborted(hooks.signal);
@@ -150,12 +150,26 @@ async function runPasses(planned: PlannedStep[], ctx: PassContext, scratch: stri
     const report = await p.pass.run(ctx, p.options);
     const timeMs = performance.now() - started;
     hooks.onProgress?.({ phase: `verify ${p.pass.name}`, done: i, total: planned.length });
-    const fusions = await verifyInOrt(ctx.model, scratch, `after-${i}-${p.pass.name}`, hooks).catch((err: unknown) => {
-      throw new UserError(`after pass ${p.pass.name} onnxruntime cannot load the model: ${err instanceof Error ? err.message : String(err)}`);
+    const fusions = await verifyInOrt(ctx.model, scratch, `after-${i}-${p.pass.name}`, hooks).catch(async (err: unknown) => {
+      if (err instanceof Error && err.name === 'AbortError') throw err;
+      throw await explainVerifyFailure(p.pass.name, i, err, hooks);
     });
     summaries.push({ ...report, timeMs, fusions });
   }
   return summaries;
+}
+
+/** A model ORT refuses after the first pass may have been refused before it: say which. */
+async function explainVerifyFailure(pass: string, index: number, err: unknown, hooks: OptimizeHooks & { input?: string }): Promise<Error> {
+  const reason = (err instanceof Error ? err.message : String(err)).replace(/\S*onnx-lean-optimize-\S*/g, 'the result');
+  if (index === 0 && hooks.input) {
+    const inputLoads = await ortOptimizedModel(hooks.input, 'disabled', { signal: hooks.signal }).then(
+      () => true,
+      () => false,
+    );
+    if (!inputLoads) return new UserError(`onnxruntime cannot load the input model ${hooks.input} itself: ${reason}`);
+  }
+  return new UserError(`after pass ${pass} onnxruntime cannot load the model: ${reason}`);
 }
 
 function assertPresetDidSomething(request: OptimizeRequest, steps: PassStep[], summaries: PassSummary[]): void {
@@ -197,7 +211,7 @@ export async function optimizeModel(request: OptimizeRequest, hooks: OptimizeHoo
 
     const ctx: PassContext = { model: loaded.model, isExcluded: excludeMatcher(request.exclude ?? []), calibration, teacher: teacherOf(request, data.calibration, hooks) };
     const t = performance.now();
-    const passes = await runPasses(planned, ctx, scratch, hooks);
+    const passes = await runPasses(planned, ctx, scratch, { ...hooks, input: request.input });
     timings.passes = passes.reduce((sum, p) => sum + p.timeMs, 0);
     timings.verify = performance.now() - t - timings.passes;
     assertPresetDidSomething(request, steps, passes);
@@ -240,7 +254,8 @@ async function finish(request: OptimizeRequest, hooks: OptimizeHooks, s: FinishS
     s.timings.compare = performance.now() - t;
   }
   const before = s.loaded.fileBytes + s.loaded.externalBytes;
-  const warnings = [...s.warnings, ...s.passes.flatMap((p) => p.warnings.map((w) => `${p.pass}: ${w}`)), ...last.fusions.warnings, ...(cmp?.warnings ?? [])];
+  const outputWarnings = (cmp?.outputs ?? []).flatMap((o) => o.warnings.map((w) => `output ${o.output}: ${w}`));
+  const warnings = [...s.warnings, ...s.passes.flatMap((p) => p.warnings.map((w) => `${p.pass}: ${w}`)), ...last.fusions.warnings, ...(cmp?.warnings ?? []), ...outputWarnings];
   return {
     input: request.input,
     output: s.output,
