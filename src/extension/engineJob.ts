@@ -19,11 +19,22 @@ export interface EngineJob<R> {
   send(client: LanguageClient, workDoneToken: string, token: vscode.CancellationToken): Promise<R>;
 }
 
+/** A status bar item per running job, so work stays visible after its notification is hidden. */
+function showRunning(title: string): vscode.Disposable {
+  const item = vscode.window.createStatusBarItem('onnxLean.job', vscode.StatusBarAlignment.Left, 9);
+  item.name = 'ONNX Lean job';
+  item.text = `$(sync~spin) ONNX Lean: ${title}`;
+  item.tooltip = 'ONNX Lean is working; cancel from its notification.';
+  item.show();
+  return item;
+}
+
 export async function runEngineJob<R>(engine: Engine, job: EngineJob<R>): Promise<R | undefined> {
   if (!vscode.workspace.isTrusted) {
     explainTrust();
     return undefined;
   }
+  const status = showRunning(job.title);
   try {
     return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: job.title, cancellable: true }, async (progress, token) => {
       const client = await engine.ready();
@@ -40,6 +51,8 @@ export async function runEngineJob<R>(engine: Engine, job: EngineJob<R>): Promis
   } catch (err) {
     reportJobFailure(engine.output, job, err);
     return undefined;
+  } finally {
+    status.dispose();
   }
 }
 
