@@ -18,7 +18,8 @@ export function optimizeSummary(r: OptimizeReport): string {
   const parts = [`${path.basename(r.output)}: size ${ratio(r.sizeBytes.ratio)}`];
   if (r.latencyMs) parts.push(`p50 ${ms(r.latencyMs.before.p50)} → ${ms(r.latencyMs.after.p50)} ms (${ratio(r.latencyMs.ratioP50)})`);
   const cos = worstCosine(r.fidelity);
-  if (cos !== undefined) parts.push(`cosine ${cos.toFixed(4)}`);
+  // Enough digits that a lossy result never reads as 1.0000.
+  if (cos !== undefined) parts.push(`cosine ${cos === 1 ? '1 (identical)' : cos.toFixed(cos > 0.9999 ? 6 : 4)}`);
   return parts.join(' · ');
 }
 

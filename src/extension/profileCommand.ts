@@ -3,12 +3,11 @@
  * notification, then shows a summary and writes the full report to the output channel. Returns the
  * report (undefined when cancelled or failed), which the integration tests use.
  */
-import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ErrorCodes, LSPErrorCodes, ResponseError, WorkDoneProgress } from 'vscode-languageclient/node';
-import { OnnxLeanErrorCodes, ProfileRequest, type ProfileOptions, type ProfileReport } from '../shared/protocol';
+import { ProfileRequest, type ProfileOptions, type ProfileReport } from '../shared/protocol';
 import type { Engine } from './engine';
+import { runEngineJob } from './engineJob';
 import { explainTrust, showLog } from './notify';
 import { modelShapes } from './inputShapes';
 import { pickModel } from './pickModel';
@@ -47,41 +46,12 @@ function asOptions(value: unknown): ProfileOptions {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof vscode.Uri) ? value : {};
 }
 
-async function runProfile(engine: Engine, file: string, options: ProfileOptions): Promise<ProfileReport | undefined> {
-  const title = `Profiling ${path.basename(file)}`;
-  try {
-    return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
-      const client = await engine.ready();
-      const workDoneToken = randomUUID();
-      const listener = client.onProgress(WorkDoneProgress.type, workDoneToken, (value) => {
-        if (value.kind !== 'end' && value.message) progress.report({ message: value.message });
-      });
-      try {
-        return await client.sendRequest(ProfileRequest.type, { path: file, options, workDoneToken }, token);
-      } finally {
-        listener.dispose();
-      }
-    });
-  } catch (err) {
-    reportFailure(engine.output, path.basename(file), err);
-    return undefined;
-  }
-}
-
-function reportFailure(output: vscode.OutputChannel, name: string, err: unknown): void {
-  const code = err instanceof ResponseError ? err.code : undefined;
-  const message = err instanceof Error ? err.message : String(err);
-  if (code === LSPErrorCodes.RequestCancelled || err instanceof vscode.CancellationError) {
-    output.appendLine(`[profile] ${name}: cancelled`);
-    vscode.window.setStatusBarMessage(`ONNX Lean: profiling ${name} cancelled`, 4000);
-    return;
-  }
-  output.appendLine(`[profile] ${name} failed: ${message}`);
-  if (code === OnnxLeanErrorCodes.Untrusted) return explainTrust();
-  if (code === ErrorCodes.PendingResponseRejected || code === ErrorCodes.ConnectionInactive) {
-    return showLog(output, 'error', plain(`Profiling ${name} failed: the ONNX Lean engine stopped. Try again once it has restarted.`));
-  }
-  showLog(output, 'error', plain(`Profiling ${name} failed: ${message}`));
+function runProfile(engine: Engine, file: string, options: ProfileOptions): Promise<ProfileReport | undefined> {
+  return runEngineJob(engine, {
+    title: `Profiling ${path.basename(file)}`,
+    label: 'profile',
+    send: (client, workDoneToken, token) => client.sendRequest(ProfileRequest.type, { path: file, options, workDoneToken }, token),
+  });
 }
 
 const SHOW_DETAILS = 'Show Details';

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { snapshot, startE2E, type E2ESession, type Workbench } from './harness';
 import { escapeRegExp, poll } from './wait';
+import { workflowScenarios } from './workflows';
 
 const SCENARIO_TIMEOUT = 3 * 60_000;
 const PROFILE_TIMEOUT = 120_000;
@@ -131,6 +132,9 @@ describe('ONNX Lean in VS Code (code-server + Chromium)', () => {
       await workbench.closePanel();
     }),
   );
+
+  // Optimize Model…, the Layer Report with its pruning preview, budgets with their quick fix (workflows.ts).
+  workflowScenarios(() => e2e);
 
   it('looks right in a light theme too', { timeout: SCENARIO_TIMEOUT }, () =>
     e2e.step('light-theme', async () => {

@@ -21,7 +21,44 @@ export interface Problem {
   text: string;
   /** The row's accessible label: "message", file, line and column in words. */
   label: string;
+  /** The name of the file the panel lists the problem under. */
+  file: string;
 }
+
+export interface QuickPickItem {
+  label: string;
+  /** The second line (an item's `detail`), or '' when it has none. */
+  detail: string;
+}
+
+/**
+ * Every message the notifications showed while it recorded, in order, progress updates included ("title:
+ * message"). A short-lived progress notification can come and go between two checks of a test; a
+ * MutationObserver in the page sees it anyway.
+ */
+export class NotificationRecorder {
+  constructor(
+    private readonly page: Page,
+    private readonly id: string,
+  ) {}
+
+  async messages(): Promise<string[]> {
+    return this.page.evaluate((id) => (window as unknown as RecorderWindow).__e2eNotifications?.[id]?.seen ?? [], this.id);
+  }
+
+  /** Stops recording and returns what was seen. */
+  async stop(): Promise<string[]> {
+    return this.page.evaluate((id) => {
+      const recorders = (window as unknown as RecorderWindow).__e2eNotifications ?? {};
+      const recorder = recorders[id];
+      recorder?.observer.disconnect();
+      delete recorders[id];
+      return recorder?.seen ?? [];
+    }, this.id);
+  }
+}
+
+type RecorderWindow = { __e2eNotifications?: Record<string, { seen: string[]; observer: MutationObserver }> };
 
 export interface WaitOptions {
   timeoutMs?: number;
@@ -126,13 +163,47 @@ export class Workbench {
     });
   }
 
-  /** Opens a workspace file through quick open (the palette without ">"), by its name. */
+  /**
+   * Opens a workspace file through quick open (the palette without ">"), by its name. Quick open may not
+   * list a file created during the session yet (its file list is cached): open those from the explorer.
+   */
   async openFile(name: string): Promise<void> {
     await this.openQuickInput(name);
     const row = this.quickInputRow(name).first();
     await row.waitFor({ state: 'visible', timeout: T.ui });
     await row.click();
     await this.editorTab(name).waitFor({ state: 'visible', timeout: T.ui });
+  }
+
+  /** Waits for a quick pick titled `title` (e.g. a command's own picker) to list its items; returns them. */
+  async waitForQuickPick(title: string | RegExp, options: WaitOptions = {}): Promise<QuickPickItem[]> {
+    const titleText = typeof title === 'string' ? new RegExp(`^${escapeRegExp(title)}$`) : title;
+    await this.quickInput.locator('.quick-input-title', { hasText: titleText }).waitFor({ state: 'visible', timeout: options.timeoutMs ?? T.ui });
+    await this.quickInput.locator('.monaco-list-row').first().waitFor({ state: 'visible', timeout: options.timeoutMs ?? T.ui });
+    return this.quickPickItems();
+  }
+
+  /** The items the open quick pick shows, top to bottom. */
+  async quickPickItems(): Promise<QuickPickItem[]> {
+    const items: QuickPickItem[] = [];
+    for (const row of await this.quickInput.locator('.monaco-list-row').all()) {
+      const label = (await row.locator('.quick-input-list-row').first().locator('.label-name').first().innerText()).trim();
+      const meta = row.locator('.quick-input-list-label-meta .label-name');
+      items.push({ label, detail: (await meta.count()) > 0 ? (await meta.first().innerText()).trim() : '' });
+    }
+    return items;
+  }
+
+  /** Picks the item labelled `label` in the open quick pick; waits until the pick has been taken. */
+  async pickQuickPickItem(label: string): Promise<void> {
+    const title = (await this.quickInput.locator('.quick-input-title').innerText()).trim();
+    await this.quickInputRow(label).first().click({ timeout: T.ui });
+    // The picker closes, or gives way to the command's next question (another title).
+    await poll(async () => !(await this.quickInput.isVisible()) || (await this.quickInput.locator('.quick-input-title').innerText()).trim() !== title, {
+      timeoutMs: T.ui,
+      intervalMs: 50,
+      what: `the quick pick "${title}" to take "${label}"`,
+    });
   }
 
   /**
@@ -147,13 +218,24 @@ export class Workbench {
     const name = path.basename(absolutePath);
     const focused = this.quickInput.locator('.monaco-list-row.focused');
     for (let attempt = 1; ; attempt++) {
+      let typedAt = Date.now();
       // While the dialog is still loading its start folder it may overwrite what was typed: type again.
       const settled = async () => {
         if ((await this.quickInputBox.inputValue()) !== absolutePath) {
           await this.quickInputBox.fill(absolutePath);
+          typedAt = Date.now();
           return false;
         }
-        return (await focused.innerText()).trim() === name;
+        const current = (await focused.count()) > 0 ? (await focused.first().innerText({ timeout: 1000 })).trim() : '';
+        if (current === name) return true;
+        // A dialog busy listing the folder can miss the value (it shows the folder, nothing focused):
+        // after a while, type its last character again so that it looks at the value once more.
+        if (Date.now() - typedAt > 2000) {
+          await this.quickInputBox.press('Backspace');
+          await this.quickInputBox.pressSequentially(absolutePath.slice(-1));
+          typedAt = Date.now();
+        }
+        return false;
       };
       await poll(settled, { timeoutMs: T.ui, intervalMs: 150, what: `the file dialog to focus ${name}` });
       await this.page.keyboard.press('Enter');
@@ -170,6 +252,19 @@ export class Workbench {
 
   explorerRow(name: string): Locator {
     return this.page.locator('.explorer-folders-view .monaco-list-row').filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) });
+  }
+
+  /** Waits until the explorer lists `name` (say, a file a command wrote: the explorer follows the disk). */
+  async waitForExplorerItem(name: string, options: WaitOptions = {}): Promise<void> {
+    await this.explorerRow(name).first().waitFor({ state: 'visible', timeout: options.timeoutMs ?? T.ui });
+  }
+
+  /** Double-clicks a file in the explorer: opens it, pinned, in its default editor. */
+  async doubleClickExplorerItem(name: string): Promise<void> {
+    const row = this.explorerRow(name).first();
+    await row.waitFor({ state: 'visible', timeout: T.ui });
+    await row.dblclick();
+    await this.editorTab(name).waitFor({ state: 'visible', timeout: T.ui });
   }
 
   async rightClickExplorerItem(name: string): Promise<void> {
@@ -264,12 +359,37 @@ export class Workbench {
     await this.page.locator('.notifications-toasts .notification-toast').first().waitFor({ state: 'hidden', timeout: T.ui });
   }
 
+  /** Starts recording every notification message that appears or changes from now on (see NotificationRecorder). */
+  async recordNotifications(): Promise<NotificationRecorder> {
+    const id = `r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    // No named functions in here: tsx would wrap them in a helper (__name) the page does not have.
+    await this.page.evaluate((recorderId) => {
+      const w = window as unknown as RecorderWindow;
+      const seen: string[] = [];
+      const observer = new MutationObserver(() => {
+        document.querySelectorAll('.notification-list-item-message').forEach((el) => {
+          const text = (el.textContent ?? '').trim();
+          if (text && !seen.includes(text)) seen.push(text);
+        });
+      });
+      observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+      w.__e2eNotifications = { ...w.__e2eNotifications, [recorderId]: { seen, observer } };
+    }, id);
+    return new NotificationRecorder(this.page, id);
+  }
+
   // ---------------------------------------------------------------- editors, webviews, problems
 
   /** An editor tab by its title. */
   editorTab(title: string | RegExp): Locator {
     const name = typeof title === 'string' ? new RegExp(`^${escapeRegExp(title)}`) : title;
     return this.page.locator('.tabs-container .tab').filter({ has: this.page.locator('.label-name', { hasText: name }) });
+  }
+
+  /** Activates the editor tab `title` and waits until its (text) editor has the keyboard focus. */
+  async focusEditor(title: string): Promise<void> {
+    await this.editorTab(title).first().click({ timeout: T.ui });
+    await this.page.locator('.editor-instance .monaco-editor.focused').waitFor({ state: 'visible', timeout: T.ui });
   }
 
   async closeAllEditors(): Promise<void> {
@@ -312,14 +432,80 @@ export class Workbench {
       timeoutMs: T.ui,
       what: 'the Problems panel to render',
     });
-    const rows = panel.locator('.monaco-list-row').filter({ has: this.page.locator('.marker-icon') });
+    // Problems are listed under a row naming their file.
     const problems: Problem[] = [];
-    for (const row of await rows.all()) {
+    let file = '';
+    for (const row of await panel.locator('.monaco-list-row').all()) {
+      if ((await row.locator('.marker-icon').count()) === 0) {
+        file = (await row.locator('.label-name').first().innerText().catch(() => '')).trim();
+        continue;
+      }
       const icon = ((await row.locator('.marker-icon').first().getAttribute('class')) ?? '').split(/\s+/);
       const severity = (['error', 'warning', 'info'] as const).find((s) => icon.includes(s)) ?? 'unknown';
-      problems.push({ severity, text: (await row.innerText()).replace(/\s+/g, ' ').trim(), label: (await row.getAttribute('aria-label')) ?? '' });
+      problems.push({ severity, text: (await row.innerText()).replace(/\s+/g, ' ').trim(), label: (await row.getAttribute('aria-label')) ?? '', file });
     }
     return problems;
+  }
+
+  /**
+   * Opens the location of a problem listed in the Problems panel (readProblems opens it), as a double
+   * click does: the editor gets the focus with the cursor on the problem's range.
+   */
+  async openProblem(message: RegExp): Promise<void> {
+    const row = this.page.locator('.markers-panel .monaco-list-row').filter({ has: this.page.locator('.marker-icon') }).filter({ hasText: message }).first();
+    await row.dblclick({ timeout: T.ui });
+    await this.page.locator('.editor-instance .monaco-editor.focused').waitFor({ state: 'visible', timeout: T.ui });
+  }
+
+  /**
+   * Opens the code action menu at the cursor (Ctrl+., as for the light bulb) and runs the action titled
+   * `title`; returns the titles the menu offered. `beforeChoosing` runs while the menu is open (say, a
+   * screenshot). The menu is driven with the keyboard: VS Code blocks pointer events over it until the
+   * mouse moves.
+   */
+  async applyCodeAction(title: string, options: WaitOptions & { beforeChoosing?: () => Promise<unknown> } = {}): Promise<string[]> {
+    const widget = this.page.locator('.action-widget');
+    const rows = widget.locator('.monaco-list-row.action');
+    // A Ctrl+. that comes before the editor has computed its actions shows nothing: press it again.
+    await poll(
+      async () => {
+        if (await rows.first().isVisible()) return true;
+        await this.page.keyboard.press('Control+.');
+        return rows
+          .first()
+          .waitFor({ state: 'visible', timeout: 3000 })
+          .then(() => true)
+          .catch(() => false);
+      },
+      { timeoutMs: options.timeoutMs ?? T.ui, intervalMs: 50, what: 'the code action menu to open' },
+    );
+    const titles = (await rows.evaluateAll((els) => els.map((el) => el.getAttribute('aria-label') ?? ''))).map((t) => t.trim());
+    if (!titles.includes(title)) {
+      await this.page.keyboard.press('Escape');
+      throw new Error(`the code action menu offers ${JSON.stringify(titles)}, not "${title}"`);
+    }
+    await options.beforeChoosing?.();
+    const focused = () => rows.evaluateAll((els) => els.find((el) => el.classList.contains('focused'))?.getAttribute('aria-label')?.trim() ?? null);
+    for (let i = 0; i <= titles.length && (await focused()) !== title; i++) await this.page.keyboard.press('ArrowDown');
+    if ((await focused()) !== title) throw new Error(`could not focus the code action "${title}" in ${JSON.stringify(titles)}`);
+    await this.page.keyboard.press('Enter');
+    await widget.waitFor({ state: 'hidden', timeout: T.ui });
+    return titles;
+  }
+
+  /**
+   * The code lens lines of the active editor, top to bottom, each as "lens | lens | lens". VS Code
+   * fetches lenses (and applies a provider's refresh) only while the editor has the focus: a Problems
+   * panel that takes the focus right after a refresh leaves the old lenses until the editor gets it back.
+   */
+  async codeLenses(): Promise<string[]> {
+    const lines = await this.page.locator('.editor-instance .monaco-editor .codelens-decoration').allInnerTexts();
+    return lines.map((line) => line.replace(/\s*\|\s*/g, ' | ').replace(/\s+/g, ' ').trim());
+  }
+
+  /** A status bar entry by its text (codicons are not part of the text). */
+  statusBarItem(text: string | RegExp): Locator {
+    return this.page.locator('.statusbar-item').filter({ hasText: text });
   }
 
   /** Hides the bottom panel (Problems, Output, Terminal) if it is open. */
