@@ -104,7 +104,7 @@ export function dimProduct(dims: Dim[]): Dim {
 }
 
 /** Numeric product and the list of symbolic factors; null when a dim is unknown. */
-function factor(dims: Dim[]): { n: number; syms: string[] } | null {
+export function factor(dims: Dim[]): { n: number; syms: string[] } | null {
   let n = 1;
   const syms: string[] = [];
   for (const d of dims) {

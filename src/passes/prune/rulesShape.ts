@@ -4,7 +4,7 @@
  * makes blocks of channels the unit), Transpose, Squeeze/Unsqueeze, Gather, Slice, Expand, Tile,
  * reductions and softmax (fine unless they work along the channel axis), and Shape.
  */
-import { isNum, type Dim } from '../../core/shapes';
+import { factor, isNum, type Dim } from '../../core/shapes';
 import { attrInt, attrInts } from '../../onnx/graph';
 import type { NodeProto } from '../../onnx/types';
 import type { Analyzer } from './analyzer';
@@ -17,14 +17,8 @@ function product(dims: readonly number[]): number {
 
 /** A product of dims that may hold symbols ("batch"): numeric part and sorted symbols, or null. */
 function productKey(dims: readonly Dim[]): string | null {
-  let n = 1;
-  const syms: string[] = [];
-  for (const d of dims) {
-    if (d === null) return null;
-    if (isNum(d)) n *= d;
-    else syms.push(d);
-  }
-  return `${n}|${syms.sort().join(',')}`;
+  const f = factor([...dims]);
+  return f ? `${f.n}|${f.syms.sort().join(',')}` : null;
 }
 
 /** Flatten: channels on an axis at or after `axis` land in output axis 1, each spread over the axes after it. */
